@@ -1,0 +1,41 @@
+"""`animatediff-studio` command line. Sub-commands import their heavy modules only when they run."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from backend import __version__
+from backend.cli_generate import add_generate_parser
+from models.errors import StudioError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="animatediff-studio", description="Animate your SD1.5 models.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_generate_parser(sub)
+    from backend.bench import add_bench_parser
+
+    add_bench_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Never reach a model hub at run time: every file comes from the disk.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # diffusers/transformers warn on routine dtype casts; users see our progress and errors instead.
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except StudioError as exc:
+        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""`animatediff-studio generate`: options -> `GenerationRequest` -> engine -> outputs, with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from models.camera import CAMERA_MOVES
+
+
+def _weighted(text: str) -> tuple[str, float]:
+    """`FILE:WEIGHT` -> (FILE, WEIGHT); a path with a colon and no number (C:\\x) keeps weight 1."""
+    head, sep, tail = text.rpartition(":")
+    if sep:
+        try:
+            return head, float(tail)
+        except ValueError:
+            pass
+    return text, 1.0
+
+
+def add_generate_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="generate an animation", description="Generate an animation clip.")
+    p.add_argument("prompt", nargs="?", help="what the clip shows")
+    p.add_argument("--negative-prompt", "-n", default="")
+    p.add_argument("--base", help="SD1.5-family base: diffusers folder, .safetensors/.ckpt, or a store name")
+    p.add_argument("--motion-module", help="motion module: .ckpt/.safetensors (v1/v2/v3) or diffusers folder")
+    p.add_argument("--camera", action="append", default=[], metavar="MOVE:STRENGTH",
+                   help=f"camera move, repeatable; moves: {', '.join(CAMERA_MOVES)}")
+    p.add_argument("--motion-lora", action="append", default=[], metavar="FILE:STRENGTH")
+    p.add_argument("--lora", action="append", default=[], metavar="FILE:WEIGHT", help="image LoRA (kohya etc.)")
+    p.add_argument("--domain-adapter", metavar="FILE:SCALE", help="v3 domain adapter with a scale 0..1")
+    p.add_argument("--width", type=int, default=512)
+    p.add_argument("--height", type=int, default=512)
+    p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--steps", type=int, default=25)
+    p.add_argument("--guidance", type=float, default=7.5)
+    p.add_argument("--seed", type=int, help="random when omitted (recorded in metadata.json)")
+    p.add_argument("--scheduler", default="ddim")
+    p.add_argument("--fps", type=int, default=8)
+    p.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16")
+    p.add_argument("--device", help="cuda, cuda:1, mps or cpu (default: the best available)")
+    p.add_argument("--decode-chunk-size", type=int, default=4, help="frames per VAE decode call")
+    p.add_argument("--from-metadata", type=Path, metavar="METADATA_JSON",
+                   help="repeat a clip: take every parameter (and the seed) from its metadata.json")
+    p.add_argument("--out", type=Path, default=Path("clip"), help="output folder (default ./clip)")
+    p.set_defaults(func=run_generate)
+
+
+def request_from_args(args: argparse.Namespace):  # -> GenerationRequest (import kept lazy)
+    from backend.engine.request import GenerationRequest
+    from models.errors import InvalidInputError
+
+    if args.from_metadata:
+        return GenerationRequest.from_dict(json.loads(args.from_metadata.read_text())["request"])
+    for name in ("prompt", "base", "motion_module"):
+        if not getattr(args, name):
+            flag = "PROMPT" if name == "prompt" else "--" + name.replace("_", "-")
+            raise InvalidInputError(f"{name}: missing; give {flag}", field=name)
+    camera = []
+    for text in args.camera:
+        move, strength = _weighted(text)
+        camera.append({"move": move, "strength": strength})
+    return GenerationRequest.from_dict({
+        "prompt": args.prompt,
+        "negative_prompt": args.negative_prompt,
+        "base": args.base,
+        "motion_module": args.motion_module,
+        "camera": camera,
+        "motion_loras": [dict(zip(("path", "weight"), _weighted(t), strict=True)) for t in args.motion_lora],
+        "loras": [dict(zip(("path", "weight"), _weighted(t), strict=True)) for t in args.lora],
+        "domain_adapter": dict(zip(("path", "weight"), _weighted(args.domain_adapter), strict=True))
+        if args.domain_adapter else None,
+        "width": args.width, "height": args.height, "frames": args.frames, "steps": args.steps,
+        "guidance": args.guidance, "seed": args.seed, "scheduler": args.scheduler, "fps": args.fps,
+        "precision": args.precision, "decode_chunk_size": args.decode_chunk_size,
+    })
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from backend.engine.engine import AnimationEngine
+    from backend.engine.outputs import write_outputs
+    from backend.engine.progress import Progress
+
+    req = request_from_args(args)
+    bar = tqdm(total=req.steps, unit="step", file=sys.stderr, desc="loading", leave=True)
+
+    def on_progress(p: Progress) -> None:
+        bar.set_description(p.phase)
+        if p.phase == "denoising" and p.step:
+            bar.update(p.step - bar.n)
+
+    try:
+        result = AnimationEngine(device=args.device).generate(req, on_progress=on_progress)
+    finally:
+        bar.close()
+    meta = write_outputs(result, args.out)
+    t = result.timings
+    print(f"wrote {len(result.frames)} frames, animation.mp4, animation.gif and metadata.json to {args.out} "
+          f"(seed {meta['seed']}, {t['per_step']:.3f} s/step on {result.device})")
+    return 0

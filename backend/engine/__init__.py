@@ -1,0 +1,1 @@
+"""The generation engine: diffusers' AnimateDiff pipeline assembled from the model files users have."""

@@ -1,0 +1,73 @@
+"""Assemble diffusers' `AnimateDiffPipeline` from a base and a motion module, and cache it.
+
+The cache keeps one assembled pipeline (base + motion module on the device) between runs; only a
+change of base, motion module, device or precision rebuilds it. Adapters are swapped on the cached
+pipeline by `AdapterSet`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from diffusers import AnimateDiffPipeline
+
+from backend.engine.adapters import AdapterSet
+from backend.engine.base_loader import load_base
+from backend.engine.device import DeviceChoice
+from backend.engine.motion_loader import check_adapter_fits_base, load_motion_module
+from backend.engine.schedulers import make_scheduler
+from models.motion_config import MotionModuleInfo
+
+
+@dataclass
+class AssembledPipeline:
+    pipe: AnimateDiffPipeline
+    adapters: AdapterSet
+    motion_info: MotionModuleInfo
+    base_format: str
+
+
+def _file_key(path: Path) -> tuple[str, int]:
+    return (str(path), path.stat().st_mtime_ns)
+
+
+def assemble(base: Path, motion_module: Path, choice: DeviceChoice) -> AssembledPipeline:
+    components = load_base(base, choice.dtype)
+    motion = load_motion_module(motion_module, choice.dtype)
+    check_adapter_fits_base(motion.info, components.unet)
+    pipe = AnimateDiffPipeline(
+        vae=components.vae,
+        text_encoder=components.text_encoder,
+        tokenizer=components.tokenizer,
+        unet=components.unet,  # inflated to UNetMotionModel by the pipeline with the adapter's modules
+        motion_adapter=motion.adapter,
+        scheduler=make_scheduler("ddim"),
+    )
+    pipe.to(choice.device, choice.dtype)
+    pipe.set_progress_bar_config(disable=True)
+    return AssembledPipeline(pipe, AdapterSet(pipe), motion.info, components.source_format)
+
+
+class PipelineCache:
+    """Holds the last assembled pipeline; `get` rebuilds only when the key changes."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._value: AssembledPipeline | None = None
+
+    def get(self, base: Path, motion_module: Path, choice: DeviceChoice) -> tuple[AssembledPipeline, bool]:
+        """The assembled pipeline and whether it came from the cache."""
+        key = (_file_key(base), _file_key(motion_module), str(choice.device), str(choice.dtype))
+        if self._key == key and self._value is not None:
+            return self._value, True
+        self.clear()
+        self._value = assemble(base, motion_module, choice)
+        self._key = key
+        return self._value, False
+
+    def clear(self) -> None:
+        self._key, self._value = None, None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()

@@ -1,0 +1,76 @@
+"""Load a motion module as a diffusers `MotionAdapter` from any of its on-disk forms.
+
+Forms: a diffusers `MotionAdapter` folder; a single file in the original AnimateDiff layout (v1/v2/v3
+`.ckpt`, fp16 `.safetensors` repacks); a single file in diffusers' layout. The adapter config is derived
+from the tensors, and the keys must match it exactly: a mismatch is an error, never a random weight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from accelerate import init_empty_weights
+from diffusers import MotionAdapter, UNet2DConditionModel
+
+from models.checkpoint_reader import load_state_dict
+from models.errors import IncompatibleModelsError, WrongModelKindError
+from models.motion_config import MotionModuleInfo, is_motion_module, motion_module_info, original_to_diffusers
+
+
+@dataclass
+class LoadedMotionModule:
+    adapter: MotionAdapter
+    info: MotionModuleInfo
+
+
+def load_motion_module(path: Path, dtype: torch.dtype, field: str = "motion_module") -> LoadedMotionModule:
+    if path.is_dir():
+        adapter = MotionAdapter.from_pretrained(path, local_files_only=True, torch_dtype=dtype)
+        state = adapter.state_dict()
+        info = motion_module_info({k: tuple(v.shape) for k, v in state.items()})
+        return LoadedMotionModule(adapter.eval(), info)
+    state = load_state_dict(path)
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    if not is_motion_module(state):
+        raise WrongModelKindError(
+            f"{field}: {path} is not a motion module (no motion_modules.*.proj_in weights"
+            f"{'; it looks like a LoRA' if any('lora' in k for k in state) else ''})",
+            field=field,
+        )
+    info = motion_module_info({k: tuple(v.shape) for k, v in state.items()})
+    if info.layout == "original":
+        state = original_to_diffusers(state)
+    # Parameters start on `meta` (no random init of a 400M-param module); buffers stay real so that the
+    # sinusoidal tables, which diffusers recomputes and files may omit, are valid.
+    with init_empty_weights(include_buffers=False):
+        adapter = MotionAdapter(**info.config)
+    expected = set(adapter.state_dict())
+    missing = sorted(k for k in expected - set(state) if not k.endswith("pos_embed.pe"))
+    unexpected = sorted(set(state) - expected)
+    if missing or unexpected:
+        raise IncompatibleModelsError(
+            f"{field}: {path} does not match the motion-module layout derived from its tensors "
+            f"({len(missing)} missing, e.g. {missing[:3]}; {len(unexpected)} unexpected, e.g. {unexpected[:3]})",
+            field=field,
+        )
+    adapter.load_state_dict(state, strict=False, assign=True)
+    return LoadedMotionModule(adapter.to(dtype).eval(), info)
+
+
+def check_adapter_fits_base(info: MotionModuleInfo, unet: UNet2DConditionModel, field: str = "motion_module") -> None:
+    """The motion module must sit on the same levels, widths and block depth as the base UNet."""
+    base_channels = tuple(unet.config.block_out_channels)
+    if tuple(info.config["block_out_channels"]) != base_channels:
+        raise IncompatibleModelsError(
+            f"{field}: the motion module ({info.version}) has level widths {tuple(info.config['block_out_channels'])} "
+            f"but the base UNet has {base_channels}; use a motion module made for this base family",
+            field=field,
+        )
+    if info.config["motion_layers_per_block"] != unet.config.layers_per_block:
+        raise IncompatibleModelsError(
+            f"{field}: the motion module has {info.config['motion_layers_per_block']} modules per block, the base "
+            f"UNet {unet.config.layers_per_block} resnets per block; they must match",
+            field=field,
+        )
