@@ -172,7 +172,6 @@ def run_bench(args: argparse.Namespace) -> int:
         rows["ours"] = dict(result.timings)
         rows["ours"]["peak_gib"] = (result.peak_memory_bytes or 0) / 2**30 if choice.device.type == "cuda" \
             else float("nan")
-        rows["ours"]["load"] = rows["ours"]["load"]  # cached pipeline: load of a warm job
     diff = None
     if baseline_video is not None:
         ours = np.stack([np.asarray(f, dtype=np.float32) / 255 for f in result.frames])

@@ -122,7 +122,6 @@ class AdapterSet:
         self.loaded.add(name)
 
     def _discard(self, name: str) -> None:
-        if name in self.pipe.get_list_adapters().get("unet", []) + self.pipe.get_list_adapters().get(
-            "text_encoder", []
-        ):
+        """Remove a half-loaded adapter so a failed load leaves the pipeline as it was."""
+        if any(name in names for names in self.pipe.get_list_adapters().values()):
             self.pipe.delete_adapters([name])
