@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from backend import __version__
 from backend.cli_generate import add_generate_parser
+from backend.cli_serve import add_serve_parser
+from backend.runtime import configure_offline_runtime
 from models.errors import StudioError
 
 
@@ -16,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     add_generate_parser(sub)
+    add_serve_parser(sub)
     from backend.bench import add_bench_parser
 
     add_bench_parser(sub)
@@ -23,12 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Never reach a model hub at run time: every file comes from the disk.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    # diffusers/transformers warn on routine dtype casts; users see our progress and errors instead.
-    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    configure_offline_runtime()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 from dataclasses import dataclass
@@ -12,6 +13,9 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+
+# The add-on's tests need Blender's `bpy` module, which lives in its own venv (see scripts/test.sh).
+collect_ignore = [] if importlib.util.find_spec("bpy") else ["addon"]
 
 _real_connect = socket.socket.connect
 

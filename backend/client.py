@@ -1,0 +1,348 @@
+"""The one client of the local service, shared by the Blender add-on and the desktop app.
+
+Standard library only (it is vendored into the Blender extension) and cheap to import. Example:
+
+    >>> client = ensure_backend()                       # attach to the running service, or start one
+    >>> job_id = client.submit({"prompt": "a cat", "base": "dreamshaper", "motion_module": "mm_sd_v15_v2",
+    ...                         "camera": [{"move": "zoom-in", "strength": 0.8}], "seed": 42})
+    >>> for event in client.events(job_id):             # Server-Sent Events until the job ends
+    ...     print(event.kind, event.data.get("step"))
+    >>> client.download_all(job_id, "clip/")            # frames/0000.png ..., animation.mp4, ...
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+APP_NAME = "animatediff-studio"
+DEFAULT_PORT = 7865
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
+TERMINAL_EVENTS = frozenset({"finished", "failed", "cancelled", "interrupted"})
+
+
+# -- where the service keeps its files (the same rules as platformdirs, which Blender does not ship) -----------
+
+
+def user_data_dir() -> Path:
+    env = os.environ.get("ANIMATEDIFF_STUDIO_DATA_DIR")
+    if env:
+        return Path(env)
+    return _platform_dir("XDG_DATA_HOME", Path.home() / ".local" / "share")
+
+
+def user_config_dir() -> Path:
+    env = os.environ.get("ANIMATEDIFF_STUDIO_CONFIG_DIR")
+    if env:
+        return Path(env)
+    return _platform_dir("XDG_CONFIG_HOME", Path.home() / ".config")
+
+
+def _platform_dir(xdg_var: str, xdg_default: Path) -> Path:
+    if sys.platform == "win32":  # platformdirs: %LOCALAPPDATA%\<author=app>\<app>, config == data
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / APP_NAME / APP_NAME
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / APP_NAME
+    xdg = os.environ.get(xdg_var, "").strip()
+    return (Path(xdg) if xdg else xdg_default) / APP_NAME
+
+
+# -- typed responses -----------------------------------------------------------------------------------------
+
+
+def _pick(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields this client knows: a newer service may add more."""
+    names = cls.__dataclass_fields__
+    return {k: v for k, v in data.items() if k in names}
+
+
+@dataclass(frozen=True)
+class Health:
+    status: str
+    version: str
+    device: str  # what the worker runs on; "not loaded" before the first job
+    free_memory_bytes: int | None
+    queue_length: int
+    pid: int
+    api: str = "v1"
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str  # out_of_memory, model_not_found, incompatible_models, cancelled, invalid_input, ...
+    message: str  # a sentence to show the user
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    status: str  # queued, running, succeeded, failed, cancelled, interrupted
+    created_at: float
+    request: dict[str, Any]
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: JobError | None = None
+    files: list[str] = field(default_factory=list)  # names for `download`
+    seed: int | None = None  # the seed used, once succeeded
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        values = _pick(cls, data)
+        if values.get("error"):
+            values["error"] = JobError(**_pick(JobError, values["error"]))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    job_id: str
+    seq: int
+    kind: str  # queued, started, phase, progress, decoding, finished, failed, cancelled, interrupted
+    time: float
+    data: dict[str, Any]  # progress: step, total, preview_png_base64?; finished: files, seed; failed: code, message
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind in TERMINAL_EVENTS
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str
+    kind: str
+    path: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class JobDeleted:
+    id: str
+    outcome: str  # cancelling, cancelled or deleted
+
+
+class ApiError(Exception):
+    """A rejection by the service: `code` is machine-readable, `message` names field, value and what is accepted."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None, value: Any = None) -> None:
+        super().__init__(f"[{status} {code}] {message}")
+        self.status, self.code, self.message, self.field, self.value = status, code, message, field, value
+
+
+class BackendStartError(RuntimeError):
+    """The service could not be started; the message says why and where its log is."""
+
+
+# -- the client ----------------------------------------------------------------------------------------------
+
+
+class Client:
+    """Methods for every `/v1` route. Thread-safe: each call opens its own connection."""
+
+    def __init__(self, base_url: str, token: str, timeout: float = 30.0) -> None:
+        parsed = urllib.parse.urlsplit(base_url)
+        self.base_url = base_url.rstrip("/")
+        self._host, self._port = parsed.hostname or "127.0.0.1", parsed.port or DEFAULT_PORT
+        self._token = token
+        self.timeout = timeout
+        self.process: subprocess.Popen | None = None  # set by ensure_backend when it started the service
+
+    # transport
+
+    def request(self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None,
+                timeout: float | None = None) -> http.client.HTTPResponse:
+        """Send one request; returns the open response (2xx) or raises `ApiError`. Low-level: prefer the methods."""
+        conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout or self.timeout)
+        all_headers = {"Authorization": f"Bearer {self._token}", **(headers or {})}
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            all_headers.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=data, headers=all_headers)
+        resp = conn.getresponse()
+        if resp.status >= 400:
+            raw = resp.read()
+            conn.close()
+            try:
+                err = json.loads(raw)["error"]
+            except (ValueError, KeyError, TypeError):
+                raise ApiError(resp.status, "http_error", raw.decode("utf-8", "replace")[:500]) from None
+            raise ApiError(resp.status, err.get("code", "error"), err.get("message", ""), err.get("field"),
+                           err.get("value"))
+        return resp
+
+    def _json(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
+        resp = self.request(method, path, body, timeout=timeout)
+        try:
+            return json.loads(resp.read())
+        finally:
+            resp.close()
+
+    # routes
+
+    def health(self, timeout: float | None = None) -> Health:
+        return Health(**_pick(Health, self._json("GET", "/v1/health", timeout=timeout)))
+
+    def models(self, kind: str | None = None) -> list[ModelFile]:
+        query = f"?kind={urllib.parse.quote(kind)}" if kind else ""
+        return [ModelFile(**_pick(ModelFile, m)) for m in self._json("GET", f"/v1/models{query}")["models"]]
+
+    def openapi(self) -> dict[str, Any]:
+        return self._json("GET", "/v1/openapi.json")
+
+    def submit(self, request: dict[str, Any]) -> str:
+        """Queue a generation (the fields of `GenerationRequestBody`); returns the job id at once."""
+        return self._json("POST", "/v1/jobs", request)["id"]
+
+    def job(self, job_id: str) -> Job:
+        return Job.from_dict(self._json("GET", f"/v1/jobs/{_q(job_id)}"))
+
+    def jobs(self) -> list[Job]:
+        return [Job.from_dict(j) for j in self._json("GET", "/v1/jobs")["jobs"]]
+
+    def delete(self, job_id: str) -> JobDeleted:
+        """Cancel a queued/running job (stops within one denoising step), or remove a finished one."""
+        return JobDeleted(**_pick(JobDeleted, self._json("DELETE", f"/v1/jobs/{_q(job_id)}")))
+
+    cancel = delete
+
+    def events(self, job_id: str, after: int = 0, timeout: float = 120.0) -> Iterator[JobEvent]:
+        """The job's events (stored ones first, then live) until its terminal event; `timeout` per read."""
+        resp = self.request("GET", f"/v1/jobs/{_q(job_id)}/events?after={after}",
+                            headers={"Accept": "text/event-stream"}, timeout=timeout)
+        try:
+            for data in _sse_data(resp):
+                event = JobEvent(**_pick(JobEvent, json.loads(data)))
+                yield event
+                if event.terminal:
+                    return
+        finally:
+            resp.close()
+
+    def wait(self, job_id: str, on_event: Callable[[JobEvent], None] | None = None) -> Job:
+        """Follow the events until the job ends; returns the final job."""
+        for event in self.events(job_id):
+            if on_event is not None:
+                on_event(event)
+        return self.job(job_id)
+
+    def file_bytes(self, job_id: str, name: str) -> bytes:
+        resp = self.request("GET", f"/v1/jobs/{_q(job_id)}/files/{urllib.parse.quote(name)}")
+        try:
+            return resp.read()
+        finally:
+            resp.close()
+
+    def download(self, job_id: str, name: str, dest: str | os.PathLike) -> Path:
+        """One output (`animation.mp4`, `frames/0003.png`, ...) to the file `dest`."""
+        path = Path(dest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        resp = self.request("GET", f"/v1/jobs/{_q(job_id)}/files/{urllib.parse.quote(name)}")
+        try:
+            with open(path, "wb") as f:
+                while chunk := resp.read(1 << 16):
+                    f.write(chunk)
+        finally:
+            resp.close()
+        return path
+
+    def download_all(self, job_id: str, dest_dir: str | os.PathLike) -> list[Path]:
+        """Every output of a succeeded job into `dest_dir`, keeping the service's layout (frames/...)."""
+        return [self.download(job_id, name, Path(dest_dir) / name) for name in self.job(job_id).files]
+
+
+def _q(job_id: str) -> str:
+    return urllib.parse.quote(job_id, safe="")
+
+
+def _sse_data(resp: http.client.HTTPResponse) -> Iterator[str]:
+    """The `data:` payload of each event of a text/event-stream (comments and other fields skipped)."""
+    lines: list[str] = []
+    while True:
+        raw = resp.readline()
+        if not raw:
+            return
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line:
+            if lines:
+                yield "\n".join(lines)
+                lines = []
+        elif line.startswith("data:"):
+            lines.append(line[5:].lstrip(" "))
+
+
+# -- attach to the running service, or start the embedded one -------------------------------------------------
+
+
+def attach(data_dir: Path | None = None, config_dir: Path | None = None, timeout: float = 2.0) -> Client | None:
+    """A client of the service described by `server.json`, if it answers; else None."""
+    data_dir, config_dir = data_dir or user_data_dir(), config_dir or user_config_dir()
+    try:
+        info = json.loads((data_dir / "server.json").read_text())
+        token = (config_dir / "token").read_text().strip()
+    except (OSError, ValueError):
+        return None
+    host = "127.0.0.1" if info.get("host") in (None, "0.0.0.0", "::") else info["host"]
+    client = Client(f"http://{'[' + host + ']' if ':' in host else host}:{info['port']}", token)
+    try:
+        health = client.health(timeout=timeout)
+    except (OSError, ApiError, ValueError, KeyError):
+        return None
+    return client if health.pid == info.get("pid") else None
+
+
+def ensure_backend(*, python: str | None = None, port: int = DEFAULT_PORT, command: list[str] | None = None,
+                   data_dir: Path | None = None, config_dir: Path | None = None, start_timeout: float = 120.0,
+                   env: dict[str, str] | None = None) -> Client:
+    """Attach to the running service, or start `python -m backend.cli serve` and wait until it is healthy.
+
+    `python`: the interpreter that has the backend installed (inside Blender, `sys.executable` is Blender
+    itself, so the add-on passes the studio's Python). Raises `BackendStartError` with the log path.
+    """
+    data_dir, config_dir = data_dir or user_data_dir(), config_dir or user_config_dir()
+    client = attach(data_dir, config_dir)
+    if client is not None:
+        return client
+    cmd = command or [python or sys.executable, "-m", "backend.cli", "serve", "--port", str(port)]
+    child_env = {**os.environ, **(env or {}), "ANIMATEDIFF_STUDIO_DATA_DIR": str(data_dir),
+                 "ANIMATEDIFF_STUDIO_CONFIG_DIR": str(config_dir)}
+    log_path = data_dir / "logs" / "server.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        # A new session: a Ctrl-C or crash of the front end does not take the service (and the GPU job) with it.
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env,
+                                start_new_session=os.name != "nt")
+    deadline = time.monotonic() + start_timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BackendStartError(f"the backend exited with code {proc.returncode} while starting "
+                                    f"({' '.join(cmd)}); see its log {log_path}:\n{_tail(log_path)}")
+        client = attach(data_dir, config_dir, timeout=1.0)
+        if client is not None and client.health().pid == proc.pid:
+            client.process = proc
+            return client
+        time.sleep(0.1)  # bounded start-up poll: the service has no way to signal us before it listens
+    proc.kill()
+    raise BackendStartError(f"the backend did not answer within {start_timeout:.0f} s ({' '.join(cmd)}); "
+                            f"see its log {log_path}:\n{_tail(log_path)}")
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log written)"

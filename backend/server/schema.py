@@ -1,0 +1,138 @@
+"""The wire schema: every request, response and error body of `/v1`, and the source of the OpenAPI document.
+
+Types are checked here (strictly: `"8"` is not an integer, nothing is silently converted); what values the
+engine accepts is decided by `backend.engine.request.check_request`, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
+# Event kinds sent over SSE, in the order a job goes through them (the last one is terminal).
+EventKind = Literal["queued", "started", "phase", "progress", "decoding", "finished", "failed", "cancelled",
+                    "interrupted"]
+TERMINAL_EVENTS: frozenset[str] = frozenset({"finished", "failed", "cancelled", "interrupted"})
+
+
+class _Body(BaseModel):
+    # Unknown keys are errors (a typo must not be ignored) and types are not coerced.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class WeightedFileBody(_Body):
+    path: str = Field(description="a file path on the service's machine, or a model name in the store")
+    weight: float = 1.0
+
+
+class CameraMoveBody(_Body):
+    move: str = Field(description="zoom-in, zoom-out, pan-left, pan-right, tilt-up, tilt-down, roll-clockwise, "
+                                  "roll-anticlockwise")
+    strength: float = 1.0
+
+
+class GenerationRequestBody(_Body):
+    """`POST /v1/jobs`: the fields of `GenerationRequest` (and the CLI's options), in snake_case."""
+
+    prompt: str
+    base: str = Field(description="SD1.5-family base: path or model name")
+    motion_module: str = Field(description="motion module: path or model name")
+    negative_prompt: str = ""
+    motion_loras: list[WeightedFileBody] = []
+    camera: list[CameraMoveBody] = []
+    loras: list[WeightedFileBody] = []
+    domain_adapter: WeightedFileBody | None = None
+    width: int = 512
+    height: int = 512
+    frames: int = 16
+    steps: int = 25
+    guidance: float = 7.5
+    seed: int | None = Field(default=None, description="random when omitted; the one used is in metadata.json")
+    scheduler: str = "ddim"
+    fps: int = 8
+    precision: str = "auto"
+    decode_chunk_size: int = 4
+    extra: dict[str, Any] = Field(default_factory=dict, description="free-form, recorded in metadata.json as is")
+
+
+class JobCreated(BaseModel):
+    id: str
+    status: JobStatus
+
+
+class JobError(BaseModel):
+    code: str = Field(description="model_not_found, incompatible_models, out_of_memory, invalid_input, ...")
+    message: str = Field(description="a sentence a user can act on")
+    field: str | None = None
+
+
+class Job(BaseModel):
+    id: str
+    status: JobStatus
+    created_at: float = Field(description="seconds since the epoch")
+    started_at: float | None = None
+    finished_at: float | None = None
+    request: dict[str, Any]
+    error: JobError | None = None
+    files: list[str] = Field(default=[], description="names for GET /v1/jobs/{id}/files/{name}")
+    seed: int | None = Field(default=None, description="the seed used, once the job succeeded")
+
+
+class JobList(BaseModel):
+    jobs: list[Job]
+
+
+class JobEvent(BaseModel):
+    """One SSE event: `id:` is `seq`, `event:` is `kind`, `data:` is this object as JSON."""
+
+    job_id: str
+    seq: int
+    kind: EventKind
+    time: float
+    data: dict[str, Any] = Field(default={}, description=(
+        "phase: {phase}; progress: {step, total, preview_png_base64?}; finished: {files, seed}; "
+        "failed: {code, message, field}"))
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    api: str = "v1"
+    device: str = Field(description="what the worker runs on: cuda/mps/cpu; 'not loaded' before the first job")
+    free_memory_bytes: int | None = Field(description="free accelerator memory when known")
+    queue_length: int
+    pid: int
+
+
+class ModelFile(BaseModel):
+    name: str
+    kind: str
+    path: str
+    size_bytes: int
+
+
+class ModelList(BaseModel):
+    models: list[ModelFile]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="invalid_input, model_not_found, unauthorized, not_found, ...")
+    message: str = Field(description="names the field, the value and what would be accepted")
+    field: str | None = None
+    value: Any = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx body."""
+
+    error: ErrorDetail
+
+
+class JobDeleted(BaseModel):
+    id: str
+    outcome: Literal["cancelling", "cancelled", "deleted"] = Field(description=(
+        "cancelling: the running job stops within one denoising step (watch its events); cancelled: it was "
+        "still queued; deleted: a finished job and its outputs were removed"))

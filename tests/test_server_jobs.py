@@ -1,0 +1,110 @@
+"""Jobs end to end against a real service process: submit -> events -> outputs, cancel, many clients."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+
+import pytest
+from server_fixtures import ServiceProcess, session_server, tiny_request
+
+from backend.client import ApiError, Client
+
+
+@pytest.fixture(scope="session")
+def server() -> ServiceProcess:
+    return session_server()
+
+
+def test_submit_follow_events_and_outputs_on_disk(server: ServiceProcess) -> None:
+    client = server.client
+    job_id = client.submit(tiny_request(frames=4, steps=3, seed=7))
+
+    events = list(client.events(job_id))
+
+    kinds = [e.kind for e in events]
+    assert kinds[:2] == ["queued", "started"] and kinds[-2:] == ["decoding", "finished"]
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    progress = [e.data for e in events if e.kind == "progress"]
+    assert [p["step"] for p in progress] == [1, 2, 3] and all(p["total"] == 3 for p in progress)
+    previews = [base64.b64decode(p["preview_png_base64"]) for p in progress if "preview_png_base64" in p]
+    assert previews and all(png.startswith(b"\x89PNG") for png in previews)
+
+    job = client.job(job_id)
+    assert job.status == "succeeded" and job.seed == 7 and job.error is None
+    out = server.data_dir / "jobs" / job_id
+    assert sorted(p.name for p in (out / "frames").iterdir()) == [f"{i:04d}.png" for i in range(4)]
+    for name in ("animation.mp4", "animation.gif", "metadata.json"):
+        assert (out / name).stat().st_size > 0
+    assert json.loads((out / "metadata.json").read_text())["seed"] == 7
+    assert client.file_bytes(job_id, "frames/0002.png") == (out / "frames" / "0002.png").read_bytes()
+    assert set(job.files) == set(events[-1].data["files"])
+
+
+def test_download_all_keeps_layout(server: ServiceProcess, tmp_path) -> None:
+    client = server.client
+    job_id = client.submit(tiny_request())
+    assert client.wait(job_id).status == "succeeded"
+    paths = client.download_all(job_id, tmp_path)
+    assert (tmp_path / "frames" / "0000.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(paths) == len(client.job(job_id).files)
+
+
+def test_cancel_mid_run_stops_within_a_step_and_writes_nothing(server: ServiceProcess) -> None:
+    client = server.client
+    job_id = client.submit(tiny_request(frames=8, steps=200))
+    steps_seen = []
+    outcome = None
+    for event in client.events(job_id):
+        if event.kind == "progress":
+            steps_seen.append(event.data["step"])
+            if outcome is None:
+                outcome = client.delete(job_id).outcome
+    assert outcome == "cancelling"
+    assert event.kind == "cancelled" and event.data["code"] == "cancelled"
+    # Cancelled on the step after the request (a couple at most with the request in flight), far from 200.
+    assert max(steps_seen) <= steps_seen[0] + 3
+    job = client.job(job_id)
+    assert job.status == "cancelled" and job.files == []
+    assert not (server.data_dir / "jobs" / job_id).exists()
+    assert not (server.data_dir / "jobs" / f"{job_id}.partial").exists()
+
+
+def test_cancel_queued_job_and_delete_finished_job(server: ServiceProcess) -> None:
+    client = server.client
+    running = client.submit(tiny_request(steps=200))
+    queued = client.submit(tiny_request())
+    assert client.delete(queued).outcome == "cancelled"
+    client.delete(running)
+    assert client.wait(running).status == "cancelled"
+    assert client.job(queued).status == "cancelled"
+
+    done = client.submit(tiny_request())
+    assert client.wait(done).status == "succeeded"
+    assert client.delete(done).outcome == "deleted"
+    assert not (server.data_dir / "jobs" / done).exists()
+    with pytest.raises(ApiError) as err:
+        client.job(done)
+    assert err.value.status == 404 and err.value.field == "id"
+
+
+def test_two_clients_ten_jobs_each_all_complete(server: ServiceProcess) -> None:
+    base = server.client
+    results: dict[str, list] = {}
+
+    def run(name: str, seed0: int) -> None:
+        client = Client(base.base_url, base._token)  # a second front end: its own client object
+        ids = [client.submit(tiny_request(seed=seed0 + i, frames=2)) for i in range(10)]
+        results[name] = [client.wait(i) for i in ids]
+
+    threads = [threading.Thread(target=run, args=(n, s)) for n, s in (("a", 100), ("b", 200))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(150)
+    jobs = results["a"] + results["b"]
+    assert len(jobs) == 20 and {j.status for j in jobs} == {"succeeded"}
+    assert sorted(j.seed for j in jobs) == [*range(100, 110), *range(200, 210)]
+    listed = {j.id for j in base.jobs()}
+    assert {j.id for j in jobs} <= listed
