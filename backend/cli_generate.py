@@ -21,6 +21,14 @@ def _weighted(text: str) -> tuple[str, float]:
     return text, 1.0
 
 
+def _at_frame(text: str) -> dict[str, object]:
+    """`IMAGE@FRAME` -> {"image", "frame"}; a path with an `@` and no integer after it keeps frame 0."""
+    head, sep, tail = text.rpartition("@")
+    if sep and tail.lstrip("-").isdigit():
+        return {"image": head, "frame": int(tail)}
+    return {"image": text, "frame": 0}
+
+
 def add_generate_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="generate an animation", description="Generate an animation clip.")
     p.add_argument("prompt", nargs="?", help="what the clip shows")
@@ -32,6 +40,11 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--motion-lora", action="append", default=[], metavar="FILE:STRENGTH")
     p.add_argument("--lora", action="append", default=[], metavar="FILE:WEIGHT", help="image LoRA (kohya etc.)")
     p.add_argument("--domain-adapter", metavar="FILE:SCALE", help="v3 domain adapter with a scale 0..1")
+    p.add_argument("--reference", action="append", default=[], metavar="IMAGE[@FRAME]",
+                   help="start the clip from this picture at FRAME (default 0; -1 is the last frame); repeatable: "
+                        "frames between two references start from a blend")
+    p.add_argument("--reference-strength", type=float, default=0.8,
+                   help="how much the clip may depart from the references, 0..1 (img2img strength; default 0.8)")
     p.add_argument("--width", type=int, default=512)
     p.add_argument("--height", type=int, default=512)
     p.add_argument("--frames", type=int, default=16)
@@ -76,6 +89,7 @@ def request_from_args(args: argparse.Namespace):  # -> GenerationRequest (import
         "width": args.width, "height": args.height, "frames": args.frames, "steps": args.steps,
         "guidance": args.guidance, "seed": args.seed, "scheduler": args.scheduler, "fps": args.fps,
         "precision": args.precision, "decode_chunk_size": args.decode_chunk_size,
+        "references": [_at_frame(t) for t in args.reference], "reference_strength": args.reference_strength,
     })
 
 

@@ -130,6 +130,15 @@ class ModelFile:
 
 
 @dataclass(frozen=True)
+class Upload:
+    id: str  # put it in a request's `references` as `{"image": id, "frame": 0}`
+    width: int
+    height: int
+    format: str  # PNG, JPEG or WEBP
+    size_bytes: int
+
+
+@dataclass(frozen=True)
 class JobDeleted:
     id: str
     outcome: str  # cancelling, cancelled or deleted
@@ -208,6 +217,15 @@ class Client:
         """Queue a generation (the fields of `GenerationRequestBody`); returns the job id at once."""
         return self._json("POST", "/v1/jobs", request)["id"]
 
+    def upload_image(self, image: str | os.PathLike | bytes) -> Upload:
+        """Send a reference picture (a file path or the file's bytes: PNG, JPEG or WebP); returns its id."""
+        data = image if isinstance(image, bytes) else Path(image).read_bytes()
+        resp = self.request("POST", "/v1/uploads", data, headers={"Content-Type": _image_type(data)})
+        try:
+            return Upload(**_pick(Upload, json.loads(resp.read())))
+        finally:
+            resp.close()
+
     def job(self, job_id: str) -> Job:
         return Job.from_dict(self._json("GET", f"/v1/jobs/{_q(job_id)}"))
 
@@ -263,6 +281,16 @@ class Client:
     def download_all(self, job_id: str, dest_dir: str | os.PathLike) -> list[Path]:
         """Every output of a succeeded job into `dest_dir`, keeping the service's layout (frames/...)."""
         return [self.download(job_id, name, Path(dest_dir) / name) for name in self.job(job_id).files]
+
+
+def _image_type(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"  # the service sniffs the bytes anyway and names what it accepts
 
 
 def _q(job_id: str) -> str:

@@ -61,3 +61,18 @@ def test_bad_input_exits_2_with_the_field_named(tmp_path, tiny_files, capsys):
 def test_unknown_camera_move_exits_2(tmp_path, tiny_files, capsys):
     assert main([*_tiny_args(tiny_files, tmp_path / "x"), "--camera", "dolly-zoom:1"]) == 2
     assert "dolly-zoom" in capsys.readouterr().err
+
+
+def test_reference_option_takes_a_frame_after_the_last_at(tmp_path):
+    from backend.cli import build_parser
+    from backend.cli_generate import request_from_args
+    from backend.engine.request import ReferenceFrame
+
+    odd = tmp_path / "me@home.png"
+    args = build_parser().parse_args(["generate", "a cat", "--base", "b", "--motion-module", "m",
+                                      "--reference", "start.png", "--reference", "end.png@-1",
+                                      "--reference", str(odd), "--reference-strength", "0.6"])
+    req = request_from_args(args)
+    assert req.references == (ReferenceFrame("start.png", 0), ReferenceFrame("end.png", -1),
+                              ReferenceFrame(str(odd), 0))
+    assert req.reference_strength == 0.6

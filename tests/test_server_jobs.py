@@ -51,6 +51,14 @@ def test_download_all_keeps_layout(server: ServiceProcess, tmp_path) -> None:
     assert len(paths) == len(client.job(job_id).files)
 
 
+def test_second_job_reuses_the_loaded_pipeline(server: ServiceProcess) -> None:
+    client = server.client
+    first, second = client.submit(tiny_request(seed=11)), client.submit(tiny_request(prompt="a blue cube", seed=12))
+    assert client.wait(first).status == "succeeded" and client.wait(second).status == "succeeded"
+    meta = json.loads(client.file_bytes(second, "metadata.json"))
+    assert meta["pipeline_cached"] is True and meta["request"]["prompt"] == "a blue cube"
+
+
 def test_cancel_mid_run_stops_within_a_step_and_writes_nothing(server: ServiceProcess) -> None:
     client = server.client
     job_id = client.submit(tiny_request(frames=8, steps=200))

@@ -88,7 +88,8 @@ BAD_BODIES = [
     (tiny_request(base="no_such_model"), 422, "base"),
     (tiny_request(motion_module="../../etc/passwd"), 422, "motion_module"),
     (tiny_request(loras=[{"path": "missing_lora", "weight": 0.5}]), 422, "loras[0]"),
-    (tiny_request(camera=[{"move": "barrel-roll"}]), 422, "camera"),
+    (tiny_request(camera=[{"move": "barrel-roll"}]), 422, "camera[0]"),
+    (tiny_request(camera=[{"move": "zoom-in", "strength": "strong"}]), 422, "camera[0].strength"),
     (tiny_request(colour="red"), 422, "colour"),
     ({"base": "tiny_base", "motion_module": "tiny_mm"}, 422, "prompt"),
 ]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from diffusers import AnimateDiffVideoToVideoPipeline
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
@@ -24,8 +25,10 @@ from backend.engine.adapters import AdapterSpec
 from backend.engine.assembly import PipelineCache
 from backend.engine.device import DeviceChoice, choose_device, peak_memory_bytes, reset_peak_memory
 from backend.engine.progress import CancelCheck, Cancelled, Progress, ProgressCallback
-from backend.engine.request import MAX_SEED, GenerationRequest, check_request
+from backend.engine.reference_latents import reference_start_latents
+from backend.engine.request import MAX_SEED, GenerationRequest, check_request, denoising_steps
 from backend.engine.schedulers import make_scheduler
+from backend.uploads import resolve_reference_image
 from models.errors import InvalidInputError
 from models.resolve import resolve_camera_move, resolve_model
 
@@ -37,6 +40,7 @@ class ResolvedModels:
     base: Path
     motion_module: Path
     adapters: tuple[AdapterSpec, ...]
+    references: tuple[Path, ...] = ()  # the image of each of `request.references`, in order
 
 
 @dataclass
@@ -69,6 +73,8 @@ def resolve_models(req: GenerationRequest) -> ResolvedModels:
         base=resolve_model(req.base, "checkpoints", "base"),
         motion_module=resolve_model(req.motion_module, "motion-modules", "motion_module"),
         adapters=tuple(adapters),
+        references=tuple(resolve_reference_image(r.image, f"references[{i}].image")
+                         for i, r in enumerate(req.references)),
     )
 
 
@@ -124,26 +130,36 @@ class AnimationEngine:
             )
         timings["text_encode"] = time.perf_counter() - t0
 
-        # 5. Initial noise, drawn on the CPU so a seed gives the same clip on any device
+        # 5. Initial latents: noise drawn on the CPU, so a seed gives the same clip on any device; with
+        #    references, their latents noised to where the schedule shortened by reference_strength begins
         generator = torch.Generator("cpu").manual_seed(req.seed)
         latent_shape = (1, pipe.unet.config.in_channels, req.frames, req.height // pipe.vae_scale_factor,
                         req.width // pipe.vae_scale_factor)
         latents = randn_tensor(latent_shape, generator=generator, dtype=torch.float32).to(choice.device, choice.dtype)
+        run_steps = denoising_steps(req)
+        sampler, options = pipe, {"num_frames": req.frames}
+        if req.references:
+            t0 = time.perf_counter()
+            pairs = [(r.frame % req.frames, p) for r, p in zip(req.references, models.references, strict=True)]
+            latents = reference_start_latents(pipe, pairs, req, latents, run_steps)
+            # diffusers' video-to-video pipeline runs exactly the shortened schedule on given latents.
+            sampler, options = AnimateDiffVideoToVideoPipeline.from_pipe(pipe), {"strength": req.reference_strength}
+            sampler.set_progress_bar_config(disable=True)
+            timings["reference_encode"] = time.perf_counter() - t0
 
         # 6. Denoise; the step callback reports progress and raises `Cancelled` (skipping the decode)
         def on_step_end(_pipe, i: int, _t, kwargs: dict) -> dict:
-            report(Progress("denoising", i + 1, req.steps, kwargs["latents"]))
+            report(Progress("denoising", i + 1, run_steps, kwargs["latents"]))
             if should_cancel is not None and should_cancel():
                 raise Cancelled("the job was cancelled")
             return {}
 
-        report(Progress("denoising", 0, req.steps))
+        report(Progress("denoising", 0, run_steps))
         t0 = time.perf_counter()
         with torch.inference_mode():
-            latents = pipe(
+            latents = sampler(
                 prompt_embeds=prompt_embeds,
                 negative_prompt_embeds=negative_embeds,
-                num_frames=req.frames,
                 height=req.height,
                 width=req.width,
                 num_inference_steps=req.steps,
@@ -152,13 +168,14 @@ class AnimationEngine:
                 latents=latents,
                 output_type="latent",
                 callback_on_step_end=on_step_end,
+                **options,
             ).frames
         _sync(choice)
         timings["denoise"] = time.perf_counter() - t0
-        timings["per_step"] = timings["denoise"] / req.steps
+        timings["per_step"] = timings["denoise"] / run_steps
 
         # 7. Decode in chunks of frames (bounds the VAE's memory peak)
-        report(Progress("decoding", req.steps, req.steps))
+        report(Progress("decoding", run_steps, run_steps))
         t0 = time.perf_counter()
         with torch.inference_mode():
             video = pipe.decode_latents(latents, decode_chunk_size=req.decode_chunk_size)

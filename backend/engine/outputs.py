@@ -47,9 +47,14 @@ def build_metadata(result: GenerationResult) -> dict[str, Any]:
                 for a in m.adapters
             ],
         },
+        "references": [
+            {"frame": r.frame, "image": r.image, "path": str(path), "sha256": sha256_path(path)}
+            for r, path in zip(result.request.references, m.references, strict=True)
+        ],
         "device": result.device,
         "versions": package_versions(),
         "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
+        "pipeline_cached": result.pipeline_cached,  # base + motion module reused from the previous job
         "peak_memory_bytes": result.peak_memory_bytes,
     }
 

@@ -27,6 +27,17 @@ class WeightedFile:
 
 
 @dataclass(frozen=True)
+class ReferenceFrame:
+    """A picture the clip starts from at frame `frame` (negative counts from the end: -1 is the last frame).
+
+    `image` is an upload id (`POST /v1/uploads`) or an image file path.
+    """
+
+    image: str
+    frame: int = 0
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """Everything that determines a clip. Defaults follow the AnimateDiff paper's inference set-up."""
 
@@ -48,6 +59,9 @@ class GenerationRequest:
     fps: int = 8
     precision: str = "auto"
     decode_chunk_size: int = 4  # frames per VAE decode call: bounds the decode's memory peak
+    # The clip starts from these pictures' latents, noised as img2img does: 0 keeps them, 1 ignores them.
+    references: tuple[ReferenceFrame, ...] = ()
+    reference_strength: float = 0.8
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # free-form, recorded as is
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,6 +83,7 @@ class GenerationRequest:
             c if isinstance(c, CameraMove) else CameraMove(c["move"], float(c.get("strength", 1.0)))
             for c in data.get("camera") or ()
         )
+        data["references"] = tuple(_reference(x, i) for i, x in enumerate(data.get("references") or ()))
         if data.get("domain_adapter") is not None:
             data["domain_adapter"] = _weighted(data["domain_adapter"], "domain_adapter")
         try:
@@ -83,6 +98,20 @@ def _weighted(value: Any, name: str) -> WeightedFile:
     if isinstance(value, dict) and "path" in value:
         return WeightedFile(str(value["path"]), float(value.get("weight", 1.0)))
     raise InvalidInputError(f"{name}: {value!r} is not {{'path': ..., 'weight': ...}}", field=name)
+
+
+def _reference(value: Any, index: int) -> ReferenceFrame:
+    if isinstance(value, ReferenceFrame):
+        return value
+    if isinstance(value, dict) and "image" in value and set(value) <= {"image", "frame"}:
+        return ReferenceFrame(value["image"], value.get("frame", 0))
+    raise InvalidInputError(f"references[{index}]: {value!r} is not {{'image': ..., 'frame': ...}}",
+                            field=f"references[{index}]")
+
+
+def denoising_steps(req: GenerationRequest) -> int:
+    """Steps the sampler runs: all of them, or with references the last `reference_strength` share (img2img)."""
+    return min(int(req.steps * req.reference_strength), req.steps) if req.references else req.steps
 
 
 def _check_range(name: str, value: Any, lo: float, hi: float, kind: type = int) -> None:
@@ -129,7 +158,8 @@ def check_request(req: GenerationRequest) -> None:
     for i, cam in enumerate(req.camera):
         if cam.move not in CAMERA_MOVES:
             raise InvalidInputError(
-                f"camera[{i}]: unknown move {cam.move!r}; accepted moves: {', '.join(CAMERA_MOVES)}", field="camera"
+                f"camera[{i}]: unknown move {cam.move!r}; accepted moves: {', '.join(CAMERA_MOVES)}",
+                field=f"camera[{i}]",
             )
         _check_range(f"camera[{i}].strength", cam.strength, 0.0, 2.0, float)
     for i, ml in enumerate(req.motion_loras):
@@ -138,3 +168,26 @@ def check_request(req: GenerationRequest) -> None:
         _check_range(f"loras[{i}].weight", lora.weight, -4.0, 4.0, float)
     if req.domain_adapter is not None:
         _check_range("domain_adapter.weight", req.domain_adapter.weight, 0.0, 1.0, float)
+    _check_references(req)
+
+
+def _check_references(req: GenerationRequest) -> None:
+    seen: dict[int, int] = {}
+    for i, ref in enumerate(req.references):
+        if not isinstance(ref.image, str) or not ref.image:
+            raise InvalidInputError(f"references[{i}].image: {ref.image!r} is not accepted; expected an upload id "
+                                    "or an image path", field=f"references[{i}].image")
+        _check_range(f"references[{i}].frame", ref.frame, -req.frames, req.frames - 1)
+        index = ref.frame % req.frames
+        if index in seen:
+            raise InvalidInputError(
+                f"references[{i}].frame: {ref.frame} is frame {index}, which references[{seen[index]}] already "
+                "sets; give each frame at most one reference", field=f"references[{i}].frame")
+        seen[index] = i
+    if req.references:
+        _check_range("reference_strength", req.reference_strength, 0.0, 1.0, float)
+        if denoising_steps(req) < 1:
+            least = 1 / req.steps
+            raise InvalidInputError(
+                f"reference_strength: {req.reference_strength} leaves no denoising step out of steps={req.steps}; "
+                f"expected at least {least:.3g} (or more steps)", field="reference_strength")

@@ -95,12 +95,12 @@ def _error(status: int, code: str, message: str, field: str | None = None, value
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
     err = exc.errors()[0]
-    loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+    loc = [p for p in err.get("loc", ()) if p != "body"]
     if err.get("type") == "json_invalid":
         ctx = err.get("ctx", {})
         return _error(400, "invalid_json", f"body: not valid JSON ({ctx.get('error', err.get('msg'))}); "
                                            "send a JSON object with Content-Type: application/json", "body")
-    field = ".".join(loc) or "body"
+    field = _field_path(loc)
     value = err.get("input")
     if err.get("type") == "extra_forbidden":
         message = f"{field}: unknown field; see the GenerationRequestBody schema in /v1/openapi.json"
@@ -110,6 +110,14 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
     else:
         message = f"{field}: {value!r} is not accepted; {err.get('msg', 'invalid value')}"
     return _error(422, "invalid_input", message, field, value)
+
+
+def _field_path(loc: list[str | int]) -> str:
+    """pydantic's `("camera", 0, "strength")` -> `camera[0].strength`, the way the engine names fields."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
 
 
 async def _studio_error(_request: Request, exc: StudioError) -> JSONResponse:

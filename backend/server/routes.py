@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from backend import __version__
 from backend.server import schema
 from backend.server.api_error import ERROR_RESPONSES, ApiError
 from backend.server.job_store import JobRecord
 from backend.server.validation import to_generation_request
+from backend.uploads import save_upload
 from models.errors import StudioError
 
 if TYPE_CHECKING:
@@ -61,6 +63,23 @@ def _free_memory_bytes() -> int | None:
         return None
     free, _total = torch.cuda.mem_get_info()
     return int(free)
+
+
+_IMAGE_BODY = {"requestBody": {"required": True, "content": {
+    t: {"schema": {"type": "string", "format": "binary"}} for t in ("image/png", "image/jpeg", "image/webp")}}}
+
+
+@router.post("/uploads", response_model=schema.Upload, status_code=201, responses=ERROR_RESPONSES,
+             openapi_extra=_IMAGE_BODY)
+async def upload_image(request: Request) -> schema.Upload:
+    """A reference picture as the raw body (PNG, JPEG or WebP, at most 32 MiB); its id goes in `references`."""
+    data = await request.body()
+    try:
+        info = await run_in_threadpool(save_upload, data)  # decoding a large image must not stall the event loop
+    except StudioError as exc:
+        raise ApiError(422, exc.code, exc.message, exc.field) from exc
+    return schema.Upload(id=info.id, width=info.width, height=info.height, format=info.format,
+                         size_bytes=info.size_bytes)
 
 
 @router.post("/jobs", response_model=schema.JobCreated, status_code=202, responses=ERROR_RESPONSES)

@@ -34,6 +34,12 @@ class CameraMoveBody(_Body):
     strength: float = 1.0
 
 
+class ReferenceFrameBody(_Body):
+    image: str = Field(description="an upload id from POST /v1/uploads, or an absolute image path on the service's "
+                                   "machine")
+    frame: int = Field(default=0, description="the frame it is the start of; negative counts from the end (-1: last)")
+
+
 class GenerationRequestBody(_Body):
     """`POST /v1/jobs`: the fields of `GenerationRequest` (and the CLI's options), in snake_case."""
 
@@ -55,7 +61,22 @@ class GenerationRequestBody(_Body):
     fps: int = 8
     precision: str = "auto"
     decode_chunk_size: int = 4
+    references: list[ReferenceFrameBody] = Field(default=[], description=(
+        "pictures the clip starts from (image-to-video): every frame starts from the latents of the reference at "
+        "its index, a blend between two references, noised by reference_strength"))
+    reference_strength: float = Field(default=0.8, description=(
+        "img2img denoising strength for references: 0 keeps them, 1 ignores them"))
     extra: dict[str, Any] = Field(default_factory=dict, description="free-form, recorded in metadata.json as is")
+
+
+class Upload(BaseModel):
+    """`POST /v1/uploads` answer: use `id` as a reference's `image`."""
+
+    id: str = Field(description="SHA-256 of the bytes (the same picture uploaded twice has the same id)")
+    width: int
+    height: int
+    format: Literal["PNG", "JPEG", "WEBP"]
+    size_bytes: int
 
 
 class JobCreated(BaseModel):

@@ -14,12 +14,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from backend.uploads import MAX_UPLOAD_BYTES
 from models.paths import config_dir
 
 TOKEN_FILE_NAME = "token"
 LOOPBACK_HOSTS: frozenset[str] = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 PUBLIC_PATHS: frozenset[str] = frozenset({"/v1/health", "/v1/openapi.json"})
 MAX_BODY_BYTES = 1 << 20  # a generation request is a few kB; anything near this is a mistake or an attack
+UPLOADS_PATH = "/v1/uploads"
 
 
 def token_path() -> Path:
@@ -98,9 +100,10 @@ class AccessGuard:
                               f"the token stored in {token_path()}", "Authorization", None)
                 return
         length = headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-            await _reject(send, 413, "body_too_large", f"Content-Length: {length} is not accepted; request bodies "
-                          f"are limited to {MAX_BODY_BYTES} bytes", "Content-Length", length)
+        limit = MAX_UPLOAD_BYTES if scope["path"] == UPLOADS_PATH else MAX_BODY_BYTES
+        if not length.isdigit() or int(length) > limit:
+            await _reject(send, 413, "body_too_large", f"Content-Length: {length} is not accepted; bodies of "
+                          f"{scope['path']} are limited to {limit} bytes", "Content-Length", length)
             return
         if "chunked" in headers.get("transfer-encoding", "").lower():
             await _reject(send, 411, "length_required", "Transfer-Encoding: chunked bodies are not accepted; send "

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from backend.engine.request import GenerationRequest, check_request
 from backend.server.schema import GenerationRequestBody
+from backend.uploads import resolve_reference_image
 from models.errors import InvalidInputError
 from models.resolve import resolve_camera_move, resolve_model
 
@@ -22,7 +23,7 @@ def to_generation_request(body: GenerationRequestBody) -> GenerationRequest:
 
 
 def check_models_exist(req: GenerationRequest) -> None:
-    """Raise `ModelNotFoundError` (naming the field) for the first file that cannot be found."""
+    """Raise `ModelNotFoundError` / `InvalidInputError` (naming the field) for the first file not found."""
     _resolve(req.base, "checkpoints", "base")
     _resolve(req.motion_module, "motion-modules", "motion_module")
     for i, cam in enumerate(req.camera):
@@ -33,6 +34,8 @@ def check_models_exist(req: GenerationRequest) -> None:
         _resolve(lora.path, "loras", f"loras[{i}]")
     if req.domain_adapter is not None:
         _resolve(req.domain_adapter.path, "domain-adapters", "domain_adapter")
+    for i, ref in enumerate(req.references):
+        resolve_reference_image(ref.image, f"references[{i}].image", allow_relative=False)
 
 
 def _resolve(name_or_path: str, kind: str, field: str) -> None:
