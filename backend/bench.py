@@ -36,8 +36,11 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_bench)
 
 
-def _write_models(folder: Path, full_size: bool) -> tuple[Path, Path]:
-    """A base folder + motion-module folder with random weights (tiny or full-size), in fp16 for full size."""
+def write_models(folder: Path, full_size: bool, max_frames: int = 32) -> tuple[Path, Path]:
+    """A base folder + motion-module folder with random weights (tiny or full-size), in fp16 for full size.
+
+    `max_frames`: the module's position-encoding length (32 as in v2; longer to time clips without windows).
+    """
     import torch
 
     from models.testing.tiny_base import build_tiny_base, save_diffusers_folder
@@ -45,7 +48,7 @@ def _write_models(folder: Path, full_size: bool) -> tuple[Path, Path]:
 
     if not full_size:
         save_diffusers_folder(build_tiny_base(0), folder / "base")
-        build_tiny_motion_adapter(0).save_pretrained(folder / "motion")
+        build_tiny_motion_adapter(0, max_seq_length=max_frames).save_pretrained(folder / "motion")
         return folder / "base", folder / "motion"
 
     from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel
@@ -64,7 +67,7 @@ def _write_models(folder: Path, full_size: bool) -> tuple[Path, Path]:
             tokenizer=CLIPTokenizer.from_pretrained(SD15_CONFIG_DIR / "tokenizer"),
         )
         adapter = MotionAdapter(block_out_channels=(320, 640, 1280, 1280), motion_layers_per_block=2,
-                                motion_max_seq_length=32, use_motion_mid_block=True).half()
+                                motion_max_seq_length=max_frames, use_motion_mid_block=True).half()
     save_diffusers_folder(base, folder / "base")
     adapter.save_pretrained(folder / "motion")
     return folder / "base", folder / "motion"
@@ -156,7 +159,7 @@ def run_bench(args: argparse.Namespace) -> int:
     rows: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="ads-bench-") as tmp:
         t0 = time.perf_counter()
-        base, motion = _write_models(Path(tmp), args.full_size)
+        base, motion = write_models(Path(tmp), args.full_size)
         print(f"wrote {'full-size' if args.full_size else 'tiny'} random-weight models in "
               f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
         baseline_video = None

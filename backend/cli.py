@@ -19,8 +19,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate_parser(sub)
     add_serve_parser(sub)
     from backend.bench import add_bench_parser
+    from backend.bench_frames import add_bench_frames_parser
 
     add_bench_parser(sub)
+    add_bench_frames_parser(sub)
     return parser
 
 

@@ -45,8 +45,25 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> None:
                         "frames between two references start from a blend")
     p.add_argument("--reference-strength", type=float, default=0.8,
                    help="how much the clip may depart from the references, 0..1 (img2img strength; default 0.8)")
-    p.add_argument("--width", type=int, default=512)
-    p.add_argument("--height", type=int, default=512)
+    p.add_argument("--video", action="append", default=[], metavar="DIR|FILE",
+                   help="video-to-video: restyle this video file or folder of frames (or repeat for single frames)")
+    p.add_argument("--strength", type=float, default=0.8,
+                   help="how much the clip may depart from --video, 0..1 (img2img strength; default 0.8)")
+    p.add_argument("--prompt-at", action="append", default=[], metavar="FRAME:TEXT",
+                   help="prompt travel: this prompt from FRAME on (the main prompt holds at frame 0); repeatable")
+    p.add_argument("--context-length", type=int, default=0,
+                   help="sliding context windows of this many frames for clips longer than the module's "
+                        "length (16 is the usual choice; default 0: none)")
+    p.add_argument("--context-overlap", type=int, default=4, help="frames shared by neighbouring windows")
+    p.add_argument("--context-weighting", default="pyramid", help="flat or pyramid (default)")
+    p.add_argument("--closed-loop", action="store_true", help="windows wrap around: the clip loops seamlessly")
+    p.add_argument("--free-noise", action="store_true", help="FreeNoise: windows start from shuffled shared noise")
+    p.add_argument("--free-init", type=int, default=0, metavar="N", help="FreeInit: N extra refining rounds")
+    p.add_argument("--extend", type=Path, metavar="CLIP_DIR",
+                   help="continue this finished clip by --frames frames (its model, prompt and size by default)")
+    p.add_argument("--extend-overlap", type=int, default=4, help="source frames the continuation starts from")
+    p.add_argument("--width", type=int, default=None, help="default 512 (or the --extend clip's)")
+    p.add_argument("--height", type=int, default=None, help="default 512 (or the --extend clip's)")
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--guidance", type=float, default=7.5)
@@ -68,6 +85,12 @@ def request_from_args(args: argparse.Namespace):  # -> GenerationRequest (import
 
     if args.from_metadata:
         return GenerationRequest.from_dict(json.loads(args.from_metadata.read_text())["request"])
+    # A continuation takes what it does not say from the clip it continues.
+    source = json.loads((args.extend / "metadata.json").read_text())["request"] \
+        if args.extend and (args.extend / "metadata.json").is_file() else {}
+    for name in ("prompt", "base", "motion_module", "width", "height"):
+        if getattr(args, name) is None:
+            setattr(args, name, source.get(name, 512 if name in ("width", "height") else None))
     for name in ("prompt", "base", "motion_module"):
         if not getattr(args, name):
             flag = "PROMPT" if name == "prompt" else "--" + name.replace("_", "-")
@@ -90,7 +113,23 @@ def request_from_args(args: argparse.Namespace):  # -> GenerationRequest (import
         "guidance": args.guidance, "seed": args.seed, "scheduler": args.scheduler, "fps": args.fps,
         "precision": args.precision, "decode_chunk_size": args.decode_chunk_size,
         "references": [_at_frame(t) for t in args.reference], "reference_strength": args.reference_strength,
+        "prompt_at": [_prompt_at(t) for t in args.prompt_at],
+        "context_length": args.context_length, "context_overlap": args.context_overlap,
+        "context_weighting": args.context_weighting, "closed_loop": args.closed_loop, "free_noise": args.free_noise,
+        "free_init": args.free_init, "video": list(args.video), "video_strength": args.strength,
+        "extend": str(args.extend.resolve()) if args.extend else None, "extend_overlap": args.extend_overlap,
     })
+
+
+def _prompt_at(text: str) -> dict[str, object]:
+    """`FRAME:TEXT` -> {"frame", "prompt"}; the text may hold colons itself."""
+    from models.errors import InvalidInputError
+
+    head, sep, tail = text.partition(":")
+    if not sep or not head.strip().isdigit():
+        raise InvalidInputError(f"--prompt-at: {text!r} is not accepted; expected FRAME:TEXT, e.g. 8:a blue square",
+                                field="prompt_at")
+    return {"frame": int(head), "prompt": tail.strip()}
 
 
 def run_generate(args: argparse.Namespace) -> int:

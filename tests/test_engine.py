@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from backend.engine.progress import Cancelled
-from backend.engine.request import SCHEDULERS
+from backend.engine.request_checks import SCHEDULERS
 from models.errors import InvalidInputError, ModelNotFoundError
 from models.paths import store_dir
 

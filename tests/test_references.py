@@ -10,9 +10,10 @@ import torch
 from PIL import Image
 
 from backend.engine.device import choose_device
-from backend.engine.engine import resolve_models
-from backend.engine.reference_latents import encode_images, load_reference_image, spread_over_frames
+from backend.engine.keyframes import interpolate_keyframes
+from backend.engine.reference_latents import encode_images, load_reference_image
 from backend.engine.request import ReferenceFrame
+from backend.engine.resolved_inputs import resolve_models
 from models.errors import InvalidInputError
 
 
@@ -47,13 +48,13 @@ def _distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).pow(2).mean().sqrt())
 
 
-def test_spread_over_frames_pins_references_and_blends_between():
+def test_keyframes_are_pinned_and_blended_between():
     a, b = torch.zeros(4, 2, 2), torch.ones(4, 2, 2)
-    out = spread_over_frames({1: a, 5: b}, 8)[0]  # (C, F, h, w)
-    assert out.shape == (4, 8, 2, 2)
-    assert torch.equal(out[:, 0], a) and torch.equal(out[:, 1], a)  # before the first: the first
-    assert torch.allclose(out[:, 3], torch.full((4, 2, 2), 0.5))  # halfway between frame 1 and 5
-    assert torch.equal(out[:, 5], b) and torch.equal(out[:, 7], b)  # after the last: the last
+    out = interpolate_keyframes({1: a, 5: b}, 8)
+    assert out.shape == (8, 4, 2, 2)
+    assert torch.equal(out[0], a) and torch.equal(out[1], a)  # before the first: the first
+    assert torch.allclose(out[3], torch.full((4, 2, 2), 0.5))  # halfway between frame 1 and 5
+    assert torch.equal(out[5], b) and torch.equal(out[7], b)  # after the last: the last
 
 
 def test_first_frame_reference_pulls_the_clip_toward_the_picture(engine, make_request, pictures):
@@ -121,7 +122,7 @@ def test_references_run_only_the_shortened_schedule_and_reproduce(engine, make_r
     ({"references": (ReferenceFrame("", 0),)}, "references[0].image", ["upload id"]),
 ])
 def test_bad_references_are_named(make_request, overrides, field, words):
-    from backend.engine.request import check_request
+    from backend.engine.request_checks import check_request
 
     with pytest.raises(InvalidInputError) as info:
         check_request(make_request(**overrides))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.engine.request import GenerationRequest, check_request
+from backend.engine.request import GenerationRequest
+from backend.engine.request_checks import check_request
 from models.errors import InvalidInputError
 
 BASE = dict(prompt="a cat", base="b.safetensors", motion_module="m.ckpt")

@@ -116,3 +116,19 @@ def test_two_clients_ten_jobs_each_all_complete(server: ServiceProcess) -> None:
     assert sorted(j.seed for j in jobs) == [*range(100, 110), *range(200, 210)]
     listed = {j.id for j in base.jobs()}
     assert {j.id for j in jobs} <= listed
+
+
+def test_extend_a_finished_job_by_its_id(server: ServiceProcess) -> None:
+    client = server.client
+    source = client.submit(tiny_request(frames=4, seed=21))
+    assert client.wait(source).status == "succeeded"
+    longer = client.submit(tiny_request(frames=3, seed=22, extend=source, extend_overlap=2, prompt_at=[
+        {"frame": 2, "prompt": "a red ball flying away"}], context_length=4, context_overlap=1))
+    job = client.wait(longer)
+    assert job.status == "succeeded", job.error
+    assert len([f for f in job.files if f.startswith("frames/")]) == 4 + 3
+    meta = json.loads(client.file_bytes(longer, "metadata.json"))
+    assert meta["extend"]["path"] == str(server.data_dir / "jobs" / source)
+    with pytest.raises(ApiError) as err:
+        client.submit(tiny_request(extend="0" * 32))
+    assert err.value.field == "extend" and "succeeded job" in err.value.message

@@ -50,3 +50,13 @@ def test_wire_body_matches_the_engine_dataclass(body: type, dataclass: type) -> 
     assert set(wire) == set(engine)
     mismatched = {name: (wire[name], engine[name]) for name in wire if not _same(wire[name], engine[name])}
     assert mismatched == {}
+
+
+def test_the_service_handles_requests_without_importing_torch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; import backend.server.app, backend.server.validation, backend.cli; "
+            "print([m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -14,33 +14,25 @@ import dataclasses
 import random
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
-from diffusers import AnimateDiffVideoToVideoPipeline
-from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
-from backend.engine.adapters import AdapterSpec
 from backend.engine.assembly import PipelineCache
+from backend.engine.context_windows import plan_windows
+from backend.engine.continuation import check_fits, join, load_source_clip
 from backend.engine.device import DeviceChoice, choose_device, peak_memory_bytes, reset_peak_memory
+from backend.engine.noise import free_init_reinitialise
 from backend.engine.progress import CancelCheck, Cancelled, Progress, ProgressCallback
-from backend.engine.reference_latents import reference_start_latents
-from backend.engine.request import MAX_SEED, GenerationRequest, check_request, denoising_steps
+from backend.engine.prompts import encode_conditioning
+from backend.engine.request import MAX_SEED, GenerationRequest, denoising_steps, segment_frames
+from backend.engine.request_checks import check_request
+from backend.engine.resolved_inputs import ResolvedModels, resolve_models
+from backend.engine.sampler import denoise
 from backend.engine.schedulers import make_scheduler
-from backend.uploads import resolve_reference_image
+from backend.engine.start_latents import prepare_start
 from models.errors import InvalidInputError
-from models.resolve import resolve_camera_move, resolve_model
-
-
-@dataclass(frozen=True)
-class ResolvedModels:
-    """The files a request names, resolved to absolute paths (what metadata records and hashes)."""
-
-    base: Path
-    motion_module: Path
-    adapters: tuple[AdapterSpec, ...]
-    references: tuple[Path, ...] = ()  # the image of each of `request.references`, in order
+from models.motion_config import MotionModuleInfo
 
 
 @dataclass
@@ -53,29 +45,25 @@ class GenerationResult:
     peak_memory_bytes: int | None = None
     motion_module_version: str = ""
     pipeline_cached: bool = False
+    latents: torch.Tensor | None = None  # final latents of the clip's last frames (what a continuation pins)
+    latents_first_frame: int = 0  # the clip frame `latents` starts at
 
 
-def resolve_models(req: GenerationRequest) -> ResolvedModels:
-    adapters: list[AdapterSpec] = []
-    for i, cam in enumerate(req.camera):
-        adapters.append(AdapterSpec(resolve_camera_move(cam.move, f"camera[{i}]"), "motion-lora", cam.strength,
-                                    f"camera[{i}]"))
-    for i, ml in enumerate(req.motion_loras):
-        f = f"motion_loras[{i}]"
-        adapters.append(AdapterSpec(resolve_model(ml.path, "motion-loras", f), "motion-lora", ml.weight, f))
-    for i, lora in enumerate(req.loras):
-        f = f"loras[{i}]"
-        adapters.append(AdapterSpec(resolve_model(lora.path, "loras", f), "lora", lora.weight, f))
-    if req.domain_adapter is not None:
-        path = resolve_model(req.domain_adapter.path, "domain-adapters", "domain_adapter")
-        adapters.append(AdapterSpec(path, "domain-adapter", req.domain_adapter.weight, "domain_adapter"))
-    return ResolvedModels(
-        base=resolve_model(req.base, "checkpoints", "base"),
-        motion_module=resolve_model(req.motion_module, "motion-modules", "motion_module"),
-        adapters=tuple(adapters),
-        references=tuple(resolve_reference_image(r.image, f"references[{i}].image")
-                         for i, r in enumerate(req.references)),
-    )
+def check_frames_fit(req: GenerationRequest, info: MotionModuleInfo) -> None:
+    """Without windows the whole clip must fit the module's position encoding (diffusers crashes past it)."""
+    max_frames = info.config["motion_max_seq_length"]
+    frames = segment_frames(req)
+    if req.context_length > max_frames:
+        raise InvalidInputError(
+            f"context_length: {req.context_length} is more than this motion module's position encoding covers "
+            f"({max_frames} frames); use at most {max_frames} (16, its training length, is the usual choice)",
+            field="context_length")
+    if not req.context_length and frames > max_frames:
+        what = f"{frames} frames (with the {req.extend_overlap}-frame overlap)" if req.extend else str(frames)
+        raise InvalidInputError(
+            f"frames: {what} is more than this motion module's position encoding covers ({max_frames} frames); "
+            f"ask for at most {max_frames} frames, or set context_length (e.g. 16) for sliding context windows",
+            field="frames")
 
 
 class AnimationEngine:
@@ -101,90 +89,78 @@ class AnimationEngine:
         choice = choose_device(req.precision, self._device)
         reset_peak_memory(choice)
 
-        # 2. Resolve model files
+        # 2. Resolve model and input files; a clip to continue must match this request's size
         models = resolve_models(req)
+        source = load_source_clip(models.extend) if models.extend else None
+        if source is not None:
+            check_fits(source, req.width, req.height, req.extend_overlap)
 
         # 3. Load (or reuse) base + motion module, then activate this request's adapters
         report(Progress("loading"))
         t0 = time.perf_counter()
         assembled, cached = self.cache.get(models.base, models.motion_module, choice)
-        max_frames = assembled.motion_info.config["motion_max_seq_length"]
-        if req.frames > max_frames:
-            raise InvalidInputError(
-                f"frames: {req.frames} is more than this motion module's position encoding covers "
-                f"({max_frames} frames); ask for at most {max_frames} frames",
-                field="frames",
-            )
+        check_frames_fit(req, assembled.motion_info)
         assembled.adapters.activate(list(models.adapters))
         pipe = assembled.pipe
-        pipe.scheduler = make_scheduler(req.scheduler)
+        scheduler = pipe.scheduler = make_scheduler(req.scheduler)
         timings["load"] = time.perf_counter() - t0
 
-        # 4. Encode the prompt
+        # 4. Encode the prompt(s): one text embedding per frame
         report(Progress("encoding"))
         t0 = time.perf_counter()
-        cfg = req.guidance > 1.0
-        with torch.inference_mode():
-            prompt_embeds, negative_embeds = pipe.encode_prompt(
-                req.prompt, choice.device, 1, cfg, req.negative_prompt or None
-            )
+        frames = segment_frames(req)
+        offset = req.extend_overlap if source is not None else 0
+        cond = encode_conditioning(pipe, req, frames, choice.device, offset)
         timings["text_encode"] = time.perf_counter() - t0
 
-        # 5. Initial latents: noise drawn on the CPU, so a seed gives the same clip on any device; with
-        #    references, their latents noised to where the schedule shortened by reference_strength begins
+        # 5. Starting latents and schedule: noise, or references / a video / a source clip noised into it
+        t0 = time.perf_counter()
         generator = torch.Generator("cpu").manual_seed(req.seed)
-        latent_shape = (1, pipe.unet.config.in_channels, req.frames, req.height // pipe.vae_scale_factor,
-                        req.width // pipe.vae_scale_factor)
-        latents = randn_tensor(latent_shape, generator=generator, dtype=torch.float32).to(choice.device, choice.dtype)
-        run_steps = denoising_steps(req)
-        sampler, options = pipe, {"num_frames": req.frames}
-        if req.references:
-            t0 = time.perf_counter()
-            pairs = [(r.frame % req.frames, p) for r, p in zip(req.references, models.references, strict=True)]
-            latents = reference_start_latents(pipe, pairs, req, latents, run_steps)
-            # diffusers' video-to-video pipeline runs exactly the shortened schedule on given latents.
-            sampler, options = AnimateDiffVideoToVideoPipeline.from_pipe(pipe), {"strength": req.reference_strength}
-            sampler.set_progress_bar_config(disable=True)
-            timings["reference_encode"] = time.perf_counter() - t0
+        start = prepare_start(pipe, scheduler, req, models, source, generator, choice)
+        timings["prepare"] = time.perf_counter() - t0
 
-        # 6. Denoise; the step callback reports progress and raises `Cancelled` (skipping the decode)
-        def on_step_end(_pipe, i: int, _t, kwargs: dict) -> dict:
-            report(Progress("denoising", i + 1, run_steps, kwargs["latents"]))
+        # 6. Denoise (window by window for long clips; FreeInit repeats it from re-initialised noise).
+        #    The step callback reports progress and raises `Cancelled`, which skips the decode.
+        run_steps = denoising_steps(req)
+        total = run_steps * (1 + req.free_init)
+        plan = (plan_windows(frames, req.context_length, req.context_overlap, req.closed_loop, req.context_weighting)
+                if req.context_length else plan_windows(frames, frames, 0))
+
+        def on_step(i: int, latents: torch.Tensor, done_before: int) -> None:
+            report(Progress("denoising", done_before + i + 1, total, latents))
             if should_cancel is not None and should_cancel():
                 raise Cancelled("the job was cancelled")
-            return {}
 
-        report(Progress("denoising", 0, run_steps))
+        report(Progress("denoising", 0, total))
         t0 = time.perf_counter()
+        latents, timesteps = start.latents, start.timesteps
         with torch.inference_mode():
-            latents = sampler(
-                prompt_embeds=prompt_embeds,
-                negative_prompt_embeds=negative_embeds,
-                height=req.height,
-                width=req.width,
-                num_inference_steps=req.steps,
-                guidance_scale=req.guidance,
-                generator=generator,
-                latents=latents,
-                output_type="latent",
-                callback_on_step_end=on_step_end,
-                **options,
-            ).frames
+            for round_ in range(1 + req.free_init):
+                if round_:
+                    scheduler.set_timesteps(req.steps, device=choice.device)
+                    timesteps = scheduler.timesteps
+                    latents = free_init_reinitialise(latents, start.noise, scheduler, generator).to(
+                        choice.device, choice.dtype)
+                done = round_ * run_steps
+                latents = denoise(pipe.unet, scheduler, latents, timesteps, cond, plan, generator=generator,
+                                  pinned=start.pinned, on_step=lambda i, x, d=done: on_step(i, x, d))
         _sync(choice)
         timings["denoise"] = time.perf_counter() - t0
-        timings["per_step"] = timings["denoise"] / run_steps
+        timings["per_step"] = timings["denoise"] / total
 
-        # 7. Decode in chunks of frames (bounds the VAE's memory peak)
-        report(Progress("decoding", run_steps, run_steps))
+        # 7. Decode in chunks of frames (bounds the memory peak); a continuation joins its source
+        report(Progress("decoding", total, total))
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            video = pipe.decode_latents(latents, decode_chunk_size=req.decode_chunk_size)
-            frames = pipe.video_processor.postprocess_video(video=video, output_type="pil")[0]
+        clip = decode_to_images(pipe, latents, req.decode_chunk_size)
+        first_frame = 0
+        if source is not None:
+            first_frame = len(source.frames) - req.extend_overlap
+            clip = join(source.frames, clip, req.extend_overlap)
         _sync(choice)
         timings["decode"] = time.perf_counter() - t0
 
         return GenerationResult(
-            frames=frames,
+            frames=clip,
             request=req,
             models=models,
             device=choice.label,
@@ -192,7 +168,20 @@ class AnimationEngine:
             peak_memory_bytes=peak_memory_bytes(choice),
             motion_module_version=assembled.motion_info.version,
             pipeline_cached=cached,
+            latents=latents.detach().to("cpu", torch.float16),
+            latents_first_frame=first_frame,
         )
+
+
+def decode_to_images(pipe, latents: torch.Tensor, chunk: int) -> list[Image.Image]:
+    """Latents -> PIL frames, `chunk` frames at a time through the VAE *and* the post-processing, so no
+    float copy of the whole clip ever exists (128 frames of 512x512 would be 400 MB per copy)."""
+    frames: list[Image.Image] = []
+    with torch.inference_mode():
+        for start in range(0, latents.shape[2], chunk):
+            video = pipe.decode_latents(latents[:, :, start:start + chunk], decode_chunk_size=chunk)
+            frames += pipe.video_processor.postprocess_video(video=video, output_type="pil")[0]
+    return frames
 
 
 def _sync(choice: DeviceChoice) -> None:

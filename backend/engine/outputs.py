@@ -11,7 +11,9 @@ from typing import Any
 import imageio_ffmpeg
 import numpy as np
 from PIL import Image
+from safetensors.torch import save_file
 
+from backend.engine.continuation import LATENTS_FILE
 from backend.engine.engine import GenerationResult
 from models.hashing import sha256_path
 
@@ -51,6 +53,8 @@ def build_metadata(result: GenerationResult) -> dict[str, Any]:
             {"frame": r.frame, "image": r.image, "path": str(path), "sha256": sha256_path(path)}
             for r, path in zip(result.request.references, m.references, strict=True)
         ],
+        "video": [{"path": str(path), "sha256": sha256_path(path)} for path in m.video],
+        "extend": {"path": str(m.extend), "sha256": sha256_path(m.extend / "metadata.json")} if m.extend else None,
         "device": result.device,
         "versions": package_versions(),
         "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
@@ -97,7 +101,13 @@ def write_outputs(result: GenerationResult, out_dir: Path) -> dict[str, Any]:
     frame_paths = write_frames(result.frames, out_dir)
     write_mp4(result.frames, out_dir / "animation.mp4", fps)
     write_gif(result.frames, out_dir / "animation.gif", fps)
+    files = [p.relative_to(out_dir).as_posix() for p in frame_paths] + ["animation.mp4", "animation.gif"]
+    if result.latents is not None:
+        # The clip's final latents: a continuation pins them, so its overlap decodes to exactly these frames.
+        save_file({"latents": result.latents.contiguous()}, str(out_dir / LATENTS_FILE),
+                  metadata={"first_frame": str(result.latents_first_frame)})
+        files.append(LATENTS_FILE)
     meta = build_metadata(result)
-    meta["files"] = [p.relative_to(out_dir).as_posix() for p in frame_paths] + ["animation.mp4", "animation.gif"]
+    meta["files"] = files
     (out_dir / "metadata.json").write_text(json.dumps(meta, indent=2))
     return meta

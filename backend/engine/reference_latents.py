@@ -1,9 +1,10 @@
-"""Start a clip from reference pictures: their VAE latents, spread over the frames, noised as img2img does.
+"""Latents to start a clip from: reference pictures spread over the frames, or every frame of a video.
 
 This is the image-to-video path that needs no extra model: every frame starts from the latents of the
 reference at its index (between two references, a linear blend by frame distance; before the first and
-after the last, the nearest one), noised to the timestep where a schedule shortened by
-`reference_strength` begins. The motion module then turns the still start into motion.
+after the last, the nearest one), noised, as img2img does, to the timestep where a schedule shortened
+by the strength begins. The motion module then turns the still start into motion. A video gives each
+frame its own start instead (video-to-video).
 """
 
 from __future__ import annotations
@@ -14,66 +15,55 @@ import torch
 from diffusers import AnimateDiffPipeline
 from PIL import Image, ImageOps
 
-from backend.engine.request import GenerationRequest
-
-
-def reference_start_latents(pipe: AnimateDiffPipeline, frames_and_files: list[tuple[int, Path]],
-                            req: GenerationRequest, noise: torch.Tensor, run_steps: int) -> torch.Tensor:
-    """The latents denoising starts from: (frame index, image file) pairs -> noised (1, C, F, h, w)."""
-    images = [load_reference_image(path, req.width, req.height) for _, path in frames_and_files]
-    encoded = encode_images(pipe, images).to(noise.device, noise.dtype)
-    init = spread_over_frames({index: encoded[i] for i, (index, _) in enumerate(frames_and_files)}, req.frames)
-    return noise_to_start(pipe.scheduler, init, noise, req.steps, run_steps)
+from backend.engine.keyframes import interpolate_keyframes
 
 
 def load_reference_image(path: Path, width: int, height: int) -> Image.Image:
     """RGB, upright (EXIF), centre-cropped to the clip's aspect ratio and resized to its size."""
     with Image.open(path) as img:
-        upright = ImageOps.exif_transpose(img).convert("RGB")
+        return fit_image(img, width, height)
+
+
+def fit_image(img: Image.Image, width: int, height: int) -> Image.Image:
+    upright = ImageOps.exif_transpose(img).convert("RGB")
     return ImageOps.fit(upright, (width, height), Image.Resampling.LANCZOS)
 
 
-def encode_images(pipe: AnimateDiffPipeline, images: list[Image.Image]) -> torch.Tensor:
-    """(n, C, h, w) latents, scaled like the ones the UNet denoises; the distribution's mode, not a sample."""
+def encode_images(pipe: AnimateDiffPipeline, images: list[Image.Image], chunk: int = 8) -> torch.Tensor:
+    """(n, C, h, w) latents, scaled like the ones the UNet denoises; the distribution's mode, not a sample.
+
+    Encoded `chunk` pictures at a time, so a long video does not take the VAE's memory peak times its length.
+    """
     vae = pipe.vae
-    pixels = pipe.video_processor.preprocess(images, height=images[0].height, width=images[0].width)
     # fp16 SD VAEs overflow while encoding (`force_upcast`): encode in fp32, then go back.
     dtype = vae.dtype
     upcast = dtype == torch.float16 and vae.config.get("force_upcast", False)
     if upcast:
         vae.to(torch.float32)
+    out = []
     try:
         with torch.inference_mode():
-            latents = vae.encode(pixels.to(vae.device, vae.dtype)).latent_dist.mode()
+            for i in range(0, len(images), chunk):
+                part = images[i:i + chunk]
+                pixels = pipe.video_processor.preprocess(part, height=part[0].height, width=part[0].width)
+                out.append(vae.encode(pixels.to(vae.device, vae.dtype)).latent_dist.mode())
     finally:
         if upcast:
             vae.to(dtype)
-    return latents * vae.config.scaling_factor
+    return torch.cat(out) * vae.config.scaling_factor
 
 
-def spread_over_frames(by_frame: dict[int, torch.Tensor], frames: int) -> torch.Tensor:
-    """{frame index: (C, h, w)} -> (1, C, frames, h, w): each frame the reference at it, a blend between two."""
-    keys = sorted(by_frame)
-    out = []
-    for f in range(frames):
-        if f <= keys[0]:
-            out.append(by_frame[keys[0]])
-        elif f >= keys[-1]:
-            out.append(by_frame[keys[-1]])
-        else:
-            right = next(k for k in keys if k >= f)
-            left = max(k for k in keys if k <= f)
-            w = 0.0 if right == left else (f - left) / (right - left)
-            out.append(torch.lerp(by_frame[left], by_frame[right], w))
-    return torch.stack(out, dim=1).unsqueeze(0)
+def reference_init_latents(pipe: AnimateDiffPipeline, frames_and_files: list[tuple[int, Path]], width: int,
+                           height: int, frames: int) -> torch.Tensor:
+    """(frame index, picture) pairs -> clean (1, C, frames, h, w) latents, blended between the pictures."""
+    images = [load_reference_image(path, width, height) for _, path in frames_and_files]
+    encoded = encode_images(pipe, images)
+    by_frame = {index: encoded[i] for i, (index, _) in enumerate(frames_and_files)}
+    return interpolate_keyframes(by_frame, frames).movedim(0, 1).unsqueeze(0)
 
 
-def noise_to_start(scheduler, init: torch.Tensor, noise: torch.Tensor, steps: int, run_steps: int) -> torch.Tensor:
-    """`init` noised to the first timestep of the last `run_steps` of a `steps`-step schedule.
-
-    The same timesteps diffusers' video-to-video pipeline then runs (`get_timesteps` with this strength).
-    """
-    scheduler.set_timesteps(steps, device=init.device)
-    start = (steps - run_steps) * scheduler.order
-    t0 = scheduler.timesteps[start:start + 1]
-    return scheduler.add_noise(init, noise, t0)
+def video_init_latents(pipe: AnimateDiffPipeline, video: list[Image.Image], width: int, height: int,
+                       chunk: int) -> torch.Tensor:
+    """Each video frame fitted to the clip's size and encoded: clean (1, C, frames, h, w) latents."""
+    encoded = encode_images(pipe, [fit_image(frame, width, height) for frame in video], chunk)
+    return encoded.movedim(0, 1).unsqueeze(0)

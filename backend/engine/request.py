@@ -1,6 +1,6 @@
 """The typed generation request and its validation (the single place that says what is accepted).
 
-The CLI, the server and `metadata.json` all speak this dataclass; `check_request` raises
+The CLI, the server and `metadata.json` all speak this dataclass; `request_checks.check_request` raises
 `InvalidInputError` naming the field, the offending value and what would be accepted.
 """
 
@@ -10,11 +10,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.camera import CAMERA_MOVES, CameraMove
+from models.camera import CameraMove
 from models.errors import InvalidInputError
 
-SCHEDULERS: tuple[str, ...] = ("ddim", "euler", "euler-ancestral", "dpm++-2m-karras", "lcm")
-PRECISIONS: tuple[str, ...] = ("auto", "fp32", "fp16", "bf16")
 MAX_SEED = 2**63 - 1
 
 
@@ -35,6 +33,14 @@ class ReferenceFrame:
 
     image: str
     frame: int = 0
+
+
+@dataclass(frozen=True)
+class PromptAt:
+    """The prompt from frame `frame` on (prompt travel): embeddings blend linearly between two of them."""
+
+    frame: int
+    prompt: str
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,22 @@ class GenerationRequest:
     # The clip starts from these pictures' latents, noised as img2img does: 0 keeps them, 1 ignores them.
     references: tuple[ReferenceFrame, ...] = ()
     reference_strength: float = 0.8
+    # Prompt travel: `prompt` holds at frame 0, these from their frames on, blended in between.
+    prompt_at: tuple[PromptAt, ...] = ()
+    # Long clips: windows of `context_length` frames (0: none, the clip must fit the motion module).
+    context_length: int = 0
+    context_overlap: int = 4
+    context_weighting: str = "pyramid"  # how overlapping windows are fused: flat or pyramid
+    closed_loop: bool = False  # windows wrap around the end: a seamless loop
+    free_noise: bool = False  # FreeNoise: later windows start from shuffled copies of the first one's noise
+    free_init: int = 0  # FreeInit: extra sampling rounds from low-pass re-initialised noise (0: off)
+    # Video-to-video: restyle these frames (upload ids / image paths, or one video file or frames folder).
+    video: tuple[str, ...] = ()
+    video_strength: float = 0.8
+    # Continuation: extend the finished clip in this folder by `frames` frames, its last
+    # `extend_overlap` frames pinned as the new segment's start and cross-faded.
+    extend: str | None = None
+    extend_overlap: int = 4
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # free-form, recorded as is
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,6 +106,9 @@ class GenerationRequest:
             for c in data.get("camera") or ()
         )
         data["references"] = tuple(_reference(x, i) for i, x in enumerate(data.get("references") or ()))
+        data["prompt_at"] = tuple(_prompt_at(x, i) for i, x in enumerate(data.get("prompt_at") or ()))
+        if isinstance(data.get("video"), list):
+            data["video"] = tuple(data["video"])
         if data.get("domain_adapter") is not None:
             data["domain_adapter"] = _weighted(data["domain_adapter"], "domain_adapter")
         try:
@@ -100,6 +125,15 @@ def _weighted(value: Any, name: str) -> WeightedFile:
     raise InvalidInputError(f"{name}: {value!r} is not {{'path': ..., 'weight': ...}}", field=name)
 
 
+def _prompt_at(value: Any, index: int) -> PromptAt:
+    if isinstance(value, PromptAt):
+        return value
+    if isinstance(value, dict) and set(value) == {"frame", "prompt"}:
+        return PromptAt(value["frame"], value["prompt"])
+    raise InvalidInputError(f"prompt_at[{index}]: {value!r} is not {{'frame': ..., 'prompt': ...}}",
+                            field=f"prompt_at[{index}]")
+
+
 def _reference(value: Any, index: int) -> ReferenceFrame:
     if isinstance(value, ReferenceFrame):
         return value
@@ -110,84 +144,14 @@ def _reference(value: Any, index: int) -> ReferenceFrame:
 
 
 def denoising_steps(req: GenerationRequest) -> int:
-    """Steps the sampler runs: all of them, or with references the last `reference_strength` share (img2img)."""
-    return min(int(req.steps * req.reference_strength), req.steps) if req.references else req.steps
-
-
-def _check_range(name: str, value: Any, lo: float, hi: float, kind: type = int) -> None:
-    ok_type = isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else (
-        isinstance(value, int) and not isinstance(value, bool)
-    )
-    if not ok_type or not lo <= value <= hi:
-        what = "an integer" if kind is int else "a number"
-        raise InvalidInputError(f"{name}: {value!r} is not accepted; expected {what} from {lo} to {hi}", field=name)
-
-
-def check_request(req: GenerationRequest) -> None:
-    """Raise `InvalidInputError` for the first field that is out of what the engine accepts."""
-    if not isinstance(req.prompt, str) or not req.prompt.strip():
-        raise InvalidInputError(f"prompt: {req.prompt!r} is not accepted; expected non-empty text", field="prompt")
-    for name in ("base", "motion_module"):
-        value = getattr(req, name)
-        if not isinstance(value, str) or not value:
-            raise InvalidInputError(f"{name}: {value!r} is not accepted; expected a path or a model name", field=name)
-    for name in ("width", "height"):
-        value = getattr(req, name)
-        _check_range(name, value, 64, 2048)
-        if value % 8:
-            raise InvalidInputError(
-                f"{name}: {value} is not accepted; expected a multiple of 8 (e.g. {value - value % 8})", field=name
-            )
-    _check_range("frames", req.frames, 1, 1024)
-    _check_range("steps", req.steps, 1, 200)
-    _check_range("guidance", req.guidance, 0.0, 30.0, float)
-    _check_range("fps", req.fps, 1, 60)
-    _check_range("decode_chunk_size", req.decode_chunk_size, 1, 1024)
-    if req.seed is not None:
-        _check_range("seed", req.seed, 0, MAX_SEED)
-    if req.scheduler not in SCHEDULERS:
-        raise InvalidInputError(
-            f"scheduler: {req.scheduler!r} is not accepted; expected one of {', '.join(SCHEDULERS)}",
-            field="scheduler",
-        )
-    if req.precision not in PRECISIONS:
-        raise InvalidInputError(
-            f"precision: {req.precision!r} is not accepted; expected one of {', '.join(PRECISIONS)}",
-            field="precision",
-        )
-    for i, cam in enumerate(req.camera):
-        if cam.move not in CAMERA_MOVES:
-            raise InvalidInputError(
-                f"camera[{i}]: unknown move {cam.move!r}; accepted moves: {', '.join(CAMERA_MOVES)}",
-                field=f"camera[{i}]",
-            )
-        _check_range(f"camera[{i}].strength", cam.strength, 0.0, 2.0, float)
-    for i, ml in enumerate(req.motion_loras):
-        _check_range(f"motion_loras[{i}].weight", ml.weight, -2.0, 2.0, float)
-    for i, lora in enumerate(req.loras):
-        _check_range(f"loras[{i}].weight", lora.weight, -4.0, 4.0, float)
-    if req.domain_adapter is not None:
-        _check_range("domain_adapter.weight", req.domain_adapter.weight, 0.0, 1.0, float)
-    _check_references(req)
-
-
-def _check_references(req: GenerationRequest) -> None:
-    seen: dict[int, int] = {}
-    for i, ref in enumerate(req.references):
-        if not isinstance(ref.image, str) or not ref.image:
-            raise InvalidInputError(f"references[{i}].image: {ref.image!r} is not accepted; expected an upload id "
-                                    "or an image path", field=f"references[{i}].image")
-        _check_range(f"references[{i}].frame", ref.frame, -req.frames, req.frames - 1)
-        index = ref.frame % req.frames
-        if index in seen:
-            raise InvalidInputError(
-                f"references[{i}].frame: {ref.frame} is frame {index}, which references[{seen[index]}] already "
-                "sets; give each frame at most one reference", field=f"references[{i}].frame")
-        seen[index] = i
+    """Steps the sampler runs: all of them, or from references / a video the last `strength` share (img2img)."""
     if req.references:
-        _check_range("reference_strength", req.reference_strength, 0.0, 1.0, float)
-        if denoising_steps(req) < 1:
-            least = 1 / req.steps
-            raise InvalidInputError(
-                f"reference_strength: {req.reference_strength} leaves no denoising step out of steps={req.steps}; "
-                f"expected at least {least:.3g} (or more steps)", field="reference_strength")
+        return min(int(req.steps * req.reference_strength), req.steps)
+    if req.video:
+        return min(int(req.steps * req.video_strength), req.steps)
+    return req.steps
+
+
+def segment_frames(req: GenerationRequest) -> int:
+    """Frames the sampler denoises at once: the clip, plus the pinned overlap when extending one."""
+    return req.frames + (req.extend_overlap if req.extend else 0)

@@ -87,7 +87,7 @@ def submit_job(body: schema.GenerationRequestBody, request: Request) -> schema.J
     """Validated now (types, ranges, model files); returns at once with the job id."""
     services = _services(request)
     try:
-        req = to_generation_request(body)
+        req = to_generation_request(body, services.jobs_dir)
     except StudioError as exc:
         raise ApiError(422, exc.code, exc.message, exc.field, _value_at(body.model_dump(), exc.field)) from exc
     job = services.store.create(req.to_dict())

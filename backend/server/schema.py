@@ -1,7 +1,7 @@
 """The wire schema: every request, response and error body of `/v1`, and the source of the OpenAPI document.
 
 Types are checked here (strictly: `"8"` is not an integer, nothing is silently converted); what values the
-engine accepts is decided by `backend.engine.request.check_request`, so the two can never disagree.
+engine accepts is decided by `backend.engine.request_checks.check_request`, so the two can never disagree.
 """
 
 from __future__ import annotations
@@ -40,6 +40,11 @@ class ReferenceFrameBody(_Body):
     frame: int = Field(default=0, description="the frame it is the start of; negative counts from the end (-1: last)")
 
 
+class PromptAtBody(_Body):
+    frame: int = Field(description="the frame this prompt holds from (1 .. frames-1); the main prompt holds at 0")
+    prompt: str
+
+
 class GenerationRequestBody(_Body):
     """`POST /v1/jobs`: the fields of `GenerationRequest` (and the CLI's options), in snake_case."""
 
@@ -66,6 +71,22 @@ class GenerationRequestBody(_Body):
         "its index, a blend between two references, noised by reference_strength"))
     reference_strength: float = Field(default=0.8, description=(
         "img2img denoising strength for references: 0 keeps them, 1 ignores them"))
+    prompt_at: list[PromptAtBody] = Field(default=[], description=(
+        "prompt travel: each prompt holds from its frame; text embeddings blend linearly in between"))
+    context_length: int = Field(default=0, description=(
+        "sliding context windows of this many frames (0: none; the clip must then fit the motion module)"))
+    context_overlap: int = Field(default=4, description="frames shared by neighbouring windows")
+    context_weighting: Literal["flat", "pyramid"] = "pyramid"
+    closed_loop: bool = Field(default=False, description="windows wrap around the end: a seamless loop")
+    free_noise: bool = Field(default=False, description="FreeNoise: windows start from shuffled shared noise")
+    free_init: int = Field(default=0, description="FreeInit: extra refining rounds (0 to 5)")
+    video: list[str] = Field(default=[], description=(
+        "video-to-video: the frames to restyle, as upload ids or absolute paths (or one absolute video file or "
+        "frames folder); the first `frames` are used"))
+    video_strength: float = Field(default=0.8, description="img2img strength for video: 0 keeps it, 1 ignores it")
+    extend: str | None = Field(default=None, description=(
+        "continue a finished clip by `frames` frames: a succeeded job's id (or an absolute clip folder)"))
+    extend_overlap: int = Field(default=4, description="the source's last frames the continuation starts from")
     extra: dict[str, Any] = Field(default_factory=dict, description="free-form, recorded in metadata.json as is")
 
 

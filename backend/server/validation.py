@@ -6,20 +6,35 @@ model name is a 4xx at submission instead of a failed job minutes later.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 
-from backend.engine.request import GenerationRequest, check_request
+from backend.engine.request import GenerationRequest
+from backend.engine.request_checks import check_request
+from backend.engine.video_input import resolve_video
 from backend.server.schema import GenerationRequestBody
 from backend.uploads import resolve_reference_image
 from models.errors import InvalidInputError
 from models.resolve import resolve_camera_move, resolve_model
 
 
-def to_generation_request(body: GenerationRequestBody) -> GenerationRequest:
+def to_generation_request(body: GenerationRequestBody, jobs_dir: Path) -> GenerationRequest:
+    """The engine's request, with `extend` turned from a job id into that job's output folder."""
     req = GenerationRequest.from_dict(body.model_dump())
     check_request(req)
+    if req.extend is not None:
+        req = dataclasses.replace(req, extend=str(_clip_folder(req.extend, jobs_dir)))
     check_models_exist(req)
     return req
+
+
+def _clip_folder(extend: str, jobs_dir: Path) -> Path:
+    folder = jobs_dir / extend if re.fullmatch(r"[0-9a-f]{32}", extend) else Path(extend)
+    if not folder.is_absolute() or not (folder / "metadata.json").is_file():
+        raise InvalidInputError(f"extend: {extend!r} is not accepted; expected the id of a succeeded job (or an "
+                                "absolute path of a finished clip's folder)", field="extend")
+    return folder
 
 
 def check_models_exist(req: GenerationRequest) -> None:
@@ -36,6 +51,8 @@ def check_models_exist(req: GenerationRequest) -> None:
         _resolve(req.domain_adapter.path, "domain-adapters", "domain_adapter")
     for i, ref in enumerate(req.references):
         resolve_reference_image(ref.image, f"references[{i}].image", allow_relative=False)
+    if req.video:
+        resolve_video(req.video, allow_relative=False)
 
 
 def _resolve(name_or_path: str, kind: str, field: str) -> None:
