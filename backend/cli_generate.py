@@ -43,6 +43,9 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", action="append", default=[], metavar="IMAGE[@FRAME]",
                    help="start the clip from this picture at FRAME (default 0; -1 is the last frame); repeatable: "
                         "frames between two references start from a blend")
+    p.add_argument("--sparsectrl", metavar="FILE[:WEIGHT]",
+                   help="SparseCtrl RGB or scribble model: the references condition their frames through it "
+                        "(v3_sd15_sparsectrl_rgb.ckpt ...) instead of starting the clip")
     p.add_argument("--reference-strength", type=float, default=0.8,
                    help="how much the clip may depart from the references, 0..1 (img2img strength; default 0.8)")
     p.add_argument("--video", action="append", default=[], metavar="DIR|FILE",
@@ -113,6 +116,8 @@ def request_from_args(args: argparse.Namespace):  # -> GenerationRequest (import
         "guidance": args.guidance, "seed": args.seed, "scheduler": args.scheduler, "fps": args.fps,
         "precision": args.precision, "decode_chunk_size": args.decode_chunk_size,
         "references": [_at_frame(t) for t in args.reference], "reference_strength": args.reference_strength,
+        "sparsectrl": dict(zip(("path", "weight"), _weighted(args.sparsectrl), strict=True))
+        if args.sparsectrl else None,
         "prompt_at": [_prompt_at(t) for t in args.prompt_at],
         "context_length": args.context_length, "context_overlap": args.context_overlap,
         "context_weighting": args.context_weighting, "closed_loop": args.closed_loop, "free_noise": args.free_noise,

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from diffusers import AnimateDiffPipeline
+from diffusers import AnimateDiffPipeline, SparseControlNetModel
 
 from backend.engine.adapters import AdapterSet
 from backend.engine.base_loader import load_base
 from backend.engine.device import DeviceChoice
 from backend.engine.motion_loader import check_adapter_fits_base, load_motion_module
 from backend.engine.schedulers import make_scheduler
+from backend.engine.sparsectrl import load_sparsectrl
 from models.motion_config import MotionModuleInfo
 
 
@@ -51,11 +52,13 @@ def assemble(base: Path, motion_module: Path, choice: DeviceChoice) -> Assembled
 
 
 class PipelineCache:
-    """Holds the last assembled pipeline; `get` rebuilds only when the key changes."""
+    """Holds the last assembled pipeline (and SparseCtrl model); each is rebuilt only when its key changes."""
 
     def __init__(self) -> None:
         self._key: tuple | None = None
         self._value: AssembledPipeline | None = None
+        self._sparse_key: tuple | None = None
+        self._sparse: tuple[SparseControlNetModel, str] | None = None
 
     def get(self, base: Path, motion_module: Path, choice: DeviceChoice) -> tuple[AssembledPipeline, bool]:
         """The assembled pipeline and whether it came from the cache."""
@@ -67,7 +70,18 @@ class PipelineCache:
         self._key = key
         return self._value, False
 
+    def sparsectrl(self, path: Path, choice: DeviceChoice) -> tuple[SparseControlNetModel, str]:
+        """The SparseCtrl model at `path` (and its kind, rgb or scribble), fitted to the cached pipeline's UNet."""
+        assert self._value is not None, "get() the pipeline first: SparseCtrl takes its config from the base"
+        key = (_file_key(path), self._key)
+        if self._sparse_key != key or self._sparse is None:
+            self._sparse = None
+            model, kind = load_sparsectrl(path, self._value.pipe.unet, choice.dtype)
+            self._sparse, self._sparse_key = (model.to(choice.device), kind), key
+        return self._sparse
+
     def clear(self) -> None:
         self._key, self._value = None, None
+        self._sparse_key, self._sparse = None, None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

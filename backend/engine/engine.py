@@ -30,6 +30,7 @@ from backend.engine.request_checks import check_request
 from backend.engine.resolved_inputs import ResolvedModels, resolve_models
 from backend.engine.sampler import denoise
 from backend.engine.schedulers import make_scheduler
+from backend.engine.sparsectrl import control_hook, sparse_condition
 from backend.engine.start_latents import prepare_start
 from models.errors import InvalidInputError
 from models.motion_config import MotionModuleInfo
@@ -117,6 +118,12 @@ class AnimationEngine:
         t0 = time.perf_counter()
         generator = torch.Generator("cpu").manual_seed(req.seed)
         start = prepare_start(pipe, scheduler, req, models, source, generator, choice)
+        control = None
+        if models.sparsectrl is not None:
+            sparse_model, kind = self.cache.sparsectrl(models.sparsectrl, choice)
+            pairs = [(r.frame % req.frames, p) for r, p in zip(req.references, models.references, strict=True)]
+            condition = sparse_condition(pipe, kind, pairs, req.width, req.height, frames, choice.device, choice.dtype)
+            control = control_hook(sparse_model, condition, req.sparsectrl.weight)
         timings["prepare"] = time.perf_counter() - t0
 
         # 6. Denoise (window by window for long clips; FreeInit repeats it from re-initialised noise).
@@ -143,7 +150,7 @@ class AnimationEngine:
                         choice.device, choice.dtype)
                 done = round_ * run_steps
                 latents = denoise(pipe.unet, scheduler, latents, timesteps, cond, plan, generator=generator,
-                                  pinned=start.pinned, on_step=lambda i, x, d=done: on_step(i, x, d))
+                                  pinned=start.pinned, control=control, on_step=lambda i, x, d=done: on_step(i, x, d))
         _sync(choice)
         timings["denoise"] = time.perf_counter() - t0
         timings["per_step"] = timings["denoise"] / total

@@ -54,6 +54,8 @@ def build_metadata(result: GenerationResult) -> dict[str, Any]:
             for r, path in zip(result.request.references, m.references, strict=True)
         ],
         "video": [{"path": str(path), "sha256": sha256_path(path)} for path in m.video],
+        "sparsectrl": {"path": str(m.sparsectrl), "sha256": sha256_path(m.sparsectrl),
+                       "weight": result.request.sparsectrl.weight} if m.sparsectrl else None,
         "extend": {"path": str(m.extend), "sha256": sha256_path(m.extend / "metadata.json")} if m.extend else None,
         "device": result.device,
         "versions": package_versions(),

@@ -68,6 +68,9 @@ class GenerationRequest:
     # The clip starts from these pictures' latents, noised as img2img does: 0 keeps them, 1 ignores them.
     references: tuple[ReferenceFrame, ...] = ()
     reference_strength: float = 0.8
+    # With a SparseCtrl model (RGB or scribble), the references condition their frames through it instead
+    # (the whole schedule runs; `weight` is the ControlNet's conditioning scale).
+    sparsectrl: WeightedFile | None = None
     # Prompt travel: `prompt` holds at frame 0, these from their frames on, blended in between.
     prompt_at: tuple[PromptAt, ...] = ()
     # Long clips: windows of `context_length` frames (0: none, the clip must fit the motion module).
@@ -109,8 +112,9 @@ class GenerationRequest:
         data["prompt_at"] = tuple(_prompt_at(x, i) for i, x in enumerate(data.get("prompt_at") or ()))
         if isinstance(data.get("video"), list):
             data["video"] = tuple(data["video"])
-        if data.get("domain_adapter") is not None:
-            data["domain_adapter"] = _weighted(data["domain_adapter"], "domain_adapter")
+        for name in ("domain_adapter", "sparsectrl"):
+            if data.get(name) is not None:
+                data[name] = _weighted(data[name], name)
         try:
             return cls(**data)
         except TypeError as exc:
@@ -145,7 +149,7 @@ def _reference(value: Any, index: int) -> ReferenceFrame:
 
 def denoising_steps(req: GenerationRequest) -> int:
     """Steps the sampler runs: all of them, or from references / a video the last `strength` share (img2img)."""
-    if req.references:
+    if req.references and req.sparsectrl is None:
         return min(int(req.steps * req.reference_strength), req.steps)
     if req.video:
         return min(int(req.steps * req.video_strength), req.steps)

@@ -101,7 +101,12 @@ def _check_references(req: GenerationRequest) -> None:
                 f"references[{i}].frame: {ref.frame} is frame {index}, which references[{seen[index]}] already "
                 "sets; give each frame at most one reference", field=f"references[{i}].frame")
         seen[index] = i
-    if req.references:
+    if req.sparsectrl is not None:
+        if not req.references:
+            raise InvalidInputError("sparsectrl: conditions the frames given in references; add at least one "
+                                    "reference (e.g. the first frame)", field="sparsectrl")
+        _check_range("sparsectrl.weight", req.sparsectrl.weight, 0.0, 2.0, float)
+    elif req.references:
         _check_strength("reference_strength", req.reference_strength, req)
 
 

@@ -22,6 +22,7 @@ class ResolvedModels:
     references: tuple[Path, ...] = ()  # the image of each of `request.references`, in order
     video: tuple[Path, ...] = ()  # the frames of `request.video`, or its one video file
     extend: Path | None = None  # the folder of the clip being continued
+    sparsectrl: Path | None = None
 
 
 def resolve_models(req: GenerationRequest) -> ResolvedModels:
@@ -46,4 +47,5 @@ def resolve_models(req: GenerationRequest) -> ResolvedModels:
                          for i, r in enumerate(req.references)),
         video=resolve_video(req.video) if req.video else (),
         extend=Path(req.extend).expanduser().resolve() if req.extend else None,
+        sparsectrl=resolve_model(req.sparsectrl.path, "sparsectrl", "sparsectrl") if req.sparsectrl else None,
     )

@@ -42,7 +42,7 @@ def prepare_start(pipe: AnimateDiffPipeline, scheduler, req: GenerationRequest, 
     on_device = noise.to(device, dtype)
 
     init = None
-    if req.references:
+    if req.references and req.sparsectrl is None:  # with SparseCtrl they condition through it instead
         pairs = [(r.frame % req.frames, p) for r, p in zip(req.references, models.references, strict=True)]
         init = reference_init_latents(pipe, pairs, req.width, req.height, frames)
     elif req.video:

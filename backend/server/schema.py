@@ -71,6 +71,9 @@ class GenerationRequestBody(_Body):
         "its index, a blend between two references, noised by reference_strength"))
     reference_strength: float = Field(default=0.8, description=(
         "img2img denoising strength for references: 0 keeps them, 1 ignores them"))
+    sparsectrl: WeightedFileBody | None = Field(default=None, description=(
+        "SparseCtrl RGB or scribble model (path or name; weight = conditioning scale 0..2): the references then "
+        "condition their frames through it instead of starting the clip"))
     prompt_at: list[PromptAtBody] = Field(default=[], description=(
         "prompt travel: each prompt holds from its frame; text embeddings blend linearly in between"))
     context_length: int = Field(default=0, description=(

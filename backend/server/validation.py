@@ -51,6 +51,8 @@ def check_models_exist(req: GenerationRequest) -> None:
         _resolve(req.domain_adapter.path, "domain-adapters", "domain_adapter")
     for i, ref in enumerate(req.references):
         resolve_reference_image(ref.image, f"references[{i}].image", allow_relative=False)
+    if req.sparsectrl is not None:
+        _resolve(req.sparsectrl.path, "sparsectrl", "sparsectrl")
     if req.video:
         resolve_video(req.video, allow_relative=False)
 
