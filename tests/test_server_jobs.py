@@ -42,6 +42,14 @@ def test_submit_follow_events_and_outputs_on_disk(server: ServiceProcess) -> Non
     assert set(job.files) == set(events[-1].data["files"])
 
 
+def test_first_preview_right_after_step_one_then_every_fifth(server: ServiceProcess) -> None:
+    client = server.client
+    job_id = client.submit(tiny_request(frames=2, steps=10, seed=8))
+    progress = [e.data for e in client.events(job_id) if e.kind == "progress"]
+    with_preview = [p["step"] for p in progress if "preview_png_base64" in p]
+    assert with_preview == [1, 2, 4, 6, 8, 10]
+
+
 def test_download_all_keeps_layout(server: ServiceProcess, tmp_path) -> None:
     client = server.client
     job_id = client.submit(tiny_request())

@@ -95,7 +95,7 @@ class Worker:
             if self._engine is None:
                 self._engine = AnimationEngine(device=self._device)
             req = GenerationRequest.from_dict(job.request)
-            result = self._engine.generate(req, on_progress=self._progress_reporter(job_id, req.steps),
+            result = self._engine.generate(req, on_progress=self._progress_reporter(job_id),
                                            should_cancel=cancel_flag.is_set)
             self.device_label = result.device
             shutil.rmtree(partial, ignore_errors=True)
@@ -116,9 +116,7 @@ class Worker:
         self._store.finish(job_id, "succeeded", files=files, seed=result.request.seed)
         self._store.add_event(job_id, "finished", {"files": files, "seed": result.request.seed})
 
-    def _progress_reporter(self, job_id: str, total_steps: int):  # -> ProgressCallback
-        every = max(1, total_steps // PREVIEWS_PER_JOB)
-
+    def _progress_reporter(self, job_id: str):  # -> ProgressCallback
         def report(p: Any) -> None:
             if p.phase == "decoding":
                 self._store.add_event(job_id, "decoding", {})
@@ -131,7 +129,9 @@ class Worker:
                 return
             self._faults.at_denoising_step()
             data: dict[str, Any] = {"step": p.step, "total": p.total}
-            if p.latents is not None and (p.step % every == 0 or p.step == p.total):
+            # The first step's preview at once (the user sees the layout forming), then a few more.
+            every = max(1, p.total // PREVIEWS_PER_JOB)
+            if p.latents is not None and (p.step == 1 or p.step % every == 0 or p.step == p.total):
                 from backend.server.previews import latents_to_preview_base64
 
                 data["preview_png_base64"] = latents_to_preview_base64(p.latents)
