@@ -8,6 +8,7 @@ import sys
 from backend import __version__
 from backend.cli_build_addon import add_build_addon_parser
 from backend.cli_generate import add_generate_parser
+from backend.cli_models import add_models_parser
 from backend.cli_serve import add_serve_parser
 from backend.runtime import configure_offline_runtime
 from models.errors import StudioError
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_generate_parser(sub)
     add_serve_parser(sub)
+    add_models_parser(sub)
     add_build_addon_parser(sub)
     from backend.bench import add_bench_parser
     from backend.bench_frames import add_bench_frames_parser

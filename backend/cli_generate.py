@@ -10,7 +10,7 @@ from pathlib import Path
 from models.camera import CAMERA_MOVES
 
 
-def _weighted(text: str) -> tuple[str, float]:
+def weighted(text: str) -> tuple[str, float]:
     """`FILE:WEIGHT` -> (FILE, WEIGHT); a path with a colon and no number (C:\\x) keeps weight 1."""
     head, sep, tail = text.rpartition(":")
     if sep:
@@ -100,7 +100,7 @@ def request_from_args(args: argparse.Namespace):  # -> GenerationRequest (import
             raise InvalidInputError(f"{name}: missing; give {flag}", field=name)
     camera = []
     for text in args.camera:
-        move, strength = _weighted(text)
+        move, strength = weighted(text)
         camera.append({"move": move, "strength": strength})
     return GenerationRequest.from_dict({
         "prompt": args.prompt,
@@ -108,15 +108,15 @@ def request_from_args(args: argparse.Namespace):  # -> GenerationRequest (import
         "base": args.base,
         "motion_module": args.motion_module,
         "camera": camera,
-        "motion_loras": [dict(zip(("path", "weight"), _weighted(t), strict=True)) for t in args.motion_lora],
-        "loras": [dict(zip(("path", "weight"), _weighted(t), strict=True)) for t in args.lora],
-        "domain_adapter": dict(zip(("path", "weight"), _weighted(args.domain_adapter), strict=True))
+        "motion_loras": [dict(zip(("path", "weight"), weighted(t), strict=True)) for t in args.motion_lora],
+        "loras": [dict(zip(("path", "weight"), weighted(t), strict=True)) for t in args.lora],
+        "domain_adapter": dict(zip(("path", "weight"), weighted(args.domain_adapter), strict=True))
         if args.domain_adapter else None,
         "width": args.width, "height": args.height, "frames": args.frames, "steps": args.steps,
         "guidance": args.guidance, "seed": args.seed, "scheduler": args.scheduler, "fps": args.fps,
         "precision": args.precision, "decode_chunk_size": args.decode_chunk_size,
         "references": [_at_frame(t) for t in args.reference], "reference_strength": args.reference_strength,
-        "sparsectrl": dict(zip(("path", "weight"), _weighted(args.sparsectrl), strict=True))
+        "sparsectrl": dict(zip(("path", "weight"), weighted(args.sparsectrl), strict=True))
         if args.sparsectrl else None,
         "prompt_at": [_prompt_at(t) for t in args.prompt_at],
         "context_length": args.context_length, "context_overlap": args.context_overlap,

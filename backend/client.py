@@ -123,10 +123,115 @@ class JobEvent:
 
 @dataclass(frozen=True)
 class ModelFile:
+    """A model file or folder on the service's machine, as the model manager identified it from its contents."""
+
+    name: str  # what to send as base / motion_module / a LoRA's path in a request
+    kind: str  # sd15-base, sdxl-base, sd2-base, motion-module, motion-lora, domain-adapter, lora, sparsectrl, vae,
+    #            embedding, or unknown / unsafe / corrupt (the reason is in notes)
+    path: str
+    size_bytes: int
+    version: str | None = None  # motion modules: v1, v2, v3, sdxl, animatelcm, hotshotxl, custom
+    format: str | None = None  # safetensors, zip-pickle, legacy-pickle, diffusers-folder
+    sha256: str | None = None  # None until hashed (`scan()` hashes)
+    notes: tuple[str, ...] = ()  # evidence, warnings, or why a file cannot be used
+    base_family: str | None = None  # sd15, sd2, sdxl
+    camera_move: str | None = None  # MotionLoRAs whose name says the move
+    layout: str | None = None
+    precision: str | None = None
+    root: str | None = None
+    is_dir: bool = False
+    modified: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelFile:
+        values = _pick(cls, data)
+        values["notes"] = tuple(values.get("notes") or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ModelImported(ModelFile):
+    outcome: str = ""  # copied, linked, or already-there
+
+
+@dataclass(frozen=True)
+class ModelRemoved:
     name: str
     kind: str
     path: str
-    size_bytes: int
+
+
+@dataclass(frozen=True)
+class ModelScanStatus:
+    """A background scan: `state` idle/running/done/failed; `result` (counts, problems) once done."""
+
+    state: str
+    phase: str
+    path: str | None = None
+    files_done: int = 0
+    files_total: int = 0
+    bytes_done: int = 0
+    bytes_total: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    result: dict[str, Any] | None = None  # files, added, changed, unchanged, removed, hashed, problems, ...
+    error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+@dataclass(frozen=True)
+class ModelRoot:
+    path: str
+    source: str  # store, env, user
+    layout: str  # store, comfyui, a1111, plain
+    folders: list[dict[str, Any]] = field(default_factory=list)  # {path, kinds, label, exists}
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ModelCheckIssue:
+    code: str  # model_not_found, wrong_model_kind, incompatible_models, unsafe_checkpoint, invalid_input, ...
+    field: str  # the request field: base, motion_module, camera[0], motion_loras[1], ...
+    message: str  # a sentence to show the user
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """The pre-flight answer: `ok` means the engine would load this combination."""
+
+    ok: bool
+    errors: list[ModelCheckIssue]
+    warnings: list[ModelCheckIssue]
+    models: dict[str, dict[str, Any]]  # field -> {path, kind, version, base_family, notes}
+
+
+@dataclass(frozen=True)
+class CameraMoveStatus:
+    move: str
+    file: str  # the official MotionLoRA the move needs
+    present: bool
+    url: str
+    store_folder: str
+    approx_size_bytes: int
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class OfficialModelFile:
+    file: str
+    kind: str
+    version: str | None
+    camera_move: str | None
+    approx_size_bytes: int
+    description: str
+    url: str
+    store_folder: str
+    present: bool
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,9 +311,72 @@ class Client:
     def health(self, timeout: float | None = None) -> Health:
         return Health(**_pick(Health, self._json("GET", "/v1/health", timeout=timeout)))
 
-    def models(self, kind: str | None = None) -> list[ModelFile]:
+    # the model manager
+
+    def models(self, kind: str | None = None, include_shadowed: bool = False) -> list[ModelFile]:
+        """Models on the service's machine, one per name; `kind` is a kind (motion-module) or a store folder
+        (motion-modules). `include_shadowed`: also files whose name an earlier root uses."""
+        params = {**({"kind": kind} if kind else {}), **({"all": "true"} if include_shadowed else {})}
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        return [ModelFile.from_dict(m) for m in self._json("GET", f"/v1/models{query}")["models"]]
+
+    def model_info(self, model: str, hash: bool = False, timeout: float | None = None) -> ModelFile:  # noqa: A002
+        """What one file is (a name or an absolute path); `hash=True` reads the whole file for its SHA-256."""
+        query = urllib.parse.urlencode({"model": model, "hash": str(hash).lower()})
+        return ModelFile.from_dict(self._json("GET", f"/v1/models/info?{query}", timeout=timeout))
+
+    def scan(self, hash: bool = True, wait: bool = True, poll: float = 0.25,  # noqa: A002
+             on_progress: Callable[[ModelScanStatus], None] | None = None) -> ModelScanStatus:
+        """Index every root (the service hashes in the background); with `wait`, poll until it has finished."""
+        status = _scan_status(self._json("POST", "/v1/models/scan", {"hash": hash}))
+        while wait and status.running:
+            if on_progress is not None:
+                on_progress(status)
+            time.sleep(poll)  # the scan runs in the service; polling its status is the whole protocol
+            status = self.scan_status()
+        return status
+
+    def scan_status(self) -> ModelScanStatus:
+        return _scan_status(self._json("GET", "/v1/models/scan"))
+
+    def import_model(self, path: str, link: bool = False, name: str | None = None,
+                     timeout: float = 3600.0) -> ModelImported:
+        """Copy (or link) a file on the service's machine into its store; copying GBs takes a while."""
+        body = {"path": path, "link": link, **({"name": name} if name else {})}
+        return ModelImported.from_dict(self._json("POST", "/v1/models/import", body, timeout=timeout))
+
+    def remove_model(self, name: str, kind: str | None = None) -> ModelRemoved:
+        """Delete a model from the service's store (files in other roots are refused with 409)."""
         query = f"?kind={urllib.parse.quote(kind)}" if kind else ""
-        return [ModelFile(**_pick(ModelFile, m)) for m in self._json("GET", f"/v1/models{query}")["models"]]
+        return ModelRemoved(**_pick(ModelRemoved, self._json("DELETE", f"/v1/models/{_q(name)}{query}")))
+
+    def model_roots(self) -> list[ModelRoot]:
+        return [ModelRoot(**_pick(ModelRoot, r)) for r in self._json("GET", "/v1/models/roots")["roots"]]
+
+    def add_model_root(self, path: str) -> ModelRoot:
+        """Search this folder too (a ComfyUI or A1111 install is recognised); it is indexed at once."""
+        return ModelRoot(**_pick(ModelRoot, self._json("POST", "/v1/models/roots", {"path": path}, timeout=600)))
+
+    def remove_model_root(self, path: str) -> list[ModelRoot]:
+        query = urllib.parse.urlencode({"path": path})
+        return [ModelRoot(**_pick(ModelRoot, r)) for r in self._json("DELETE", f"/v1/models/roots?{query}")["roots"]]
+
+    def check_models(self, request: dict[str, Any]) -> ModelCheck:
+        """Pre-flight a request's model fields (base, motion_module, motion_loras, camera, loras, domain_adapter,
+        sparsectrl, frames, scheduler); other keys of a generation request are ignored here."""
+        fields = ("base", "motion_module", "motion_loras", "camera", "loras", "domain_adapter", "sparsectrl", "frames",
+                  "scheduler")
+        data = self._json("POST", "/v1/models/check", {k: v for k, v in request.items() if k in fields})
+        issues = [[ModelCheckIssue(**_pick(ModelCheckIssue, i)) for i in data[key]] for key in ("errors", "warnings")]
+        return ModelCheck(ok=data["ok"], errors=issues[0], warnings=issues[1], models=data["models"])
+
+    def camera_moves(self) -> list[CameraMoveStatus]:
+        return [CameraMoveStatus(**_pick(CameraMoveStatus, m)) for m in self._json("GET", "/v1/models/camera-moves")
+                ["moves"]]
+
+    def model_catalog(self) -> list[OfficialModelFile]:
+        return [OfficialModelFile(**_pick(OfficialModelFile, f)) for f in self._json("GET", "/v1/models/catalog")
+                ["files"]]
 
     def openapi(self) -> dict[str, Any]:
         return self._json("GET", "/v1/openapi.json")
@@ -291,6 +459,10 @@ def _image_type(data: bytes) -> str:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return "application/octet-stream"  # the service sniffs the bytes anyway and names what it accepts
+
+
+def _scan_status(data: dict[str, Any]) -> ModelScanStatus:
+    return ModelScanStatus(**_pick(ModelScanStatus, data))
 
 
 def _q(job_id: str) -> str:

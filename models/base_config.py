@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from models.errors import IncompatibleModelsError, StudioError, WrongModelKindError
+
 SD15_CONFIG_DIR = Path(__file__).parent / "configs" / "sd15"
 
 UNET_PREFIX = "model.diffusion_model."
@@ -148,3 +150,27 @@ def infer_base_architecture(shapes: Mapping[str, tuple[int, ...]]) -> BaseArchit
         vae=vae_config_from_ldm(shapes),
         text_encoder=text_config_from_ldm(shapes) if family == "sd15" else None,
     )
+
+
+def base_problems(arch: BaseArchitecture) -> list[tuple[type[StudioError], str]]:
+    """Why a single-file base cannot be animated here, as (error class, reason); empty if it can."""
+    problems: list[tuple[type[StudioError], str]] = []
+    if arch.family != "sd15":
+        problems.append((IncompatibleModelsError, f"is an {arch.family.upper()} base; AnimateDiff SD1.5 motion modules "
+                                                  "need an SD1.5-family base model"))
+        return problems
+    missing = [name for name, cfg in (("VAE", arch.vae), ("text encoder", arch.text_encoder)) if cfg is None]
+    if missing:
+        problems.append((WrongModelKindError, f"has no {' and no '.join(missing)} weights (a UNet-only file); use a "
+                                              "full checkpoint"))
+    if arch.unet["in_channels"] != 4:
+        problems.append((IncompatibleModelsError, f"takes {arch.unet['in_channels']} input channels (an inpainting or "
+                                                  "instruct model); AnimateDiff needs a text-to-image base with 4 "
+                                                  "latent channels"))
+    return problems
+
+
+def check_usable_base(arch: BaseArchitecture, path: Path, field: str = "base") -> None:
+    """Raise the first reason a single-file base cannot be animated (the loader and the pre-flight check share it)."""
+    for error, reason in base_problems(arch):
+        raise error(f"{field}: {path} {reason}", field=field)

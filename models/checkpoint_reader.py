@@ -8,50 +8,23 @@ file's first bytes, not its extension, so a mislabelled file is read correctly o
 
 from __future__ import annotations
 
-import json
 import pickle
-import struct
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file as load_safetensors
 
 from models.errors import CorruptCheckpointError, ModelNotFoundError, UnsafeCheckpointError
+from models.tensor_index import read_checkpoint_index, sniff_format, top_level_tensors, unwrap_checkpoint
 
-# Wrappers that trainers put around the real state dict.
-_WRAPPER_KEYS = ("state_dict", "module", "model_state_dict")
-_MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
-
-
-def sniff_format(path: Path) -> str:
-    """Return "safetensors", "zip-pickle" or "legacy-pickle" from the file's first bytes."""
-    with open(path, "rb") as f:
-        head = f.read(16)
-    if len(head) < 8:
-        raise CorruptCheckpointError(f"{path} is empty or truncated ({len(head)} bytes)", field="path")
-    if head[:4] == b"PK\x03\x04":
-        return "zip-pickle"
-    # Checked before the pickle opcode: a header length's low byte can be 0x80 too.
-    (header_len,) = struct.unpack("<Q", head[:8])
-    if 0 < header_len <= _MAX_SAFETENSORS_HEADER and head[8:9] == b"{":
-        return "safetensors"
-    if head[:1] == b"\x80":  # pickle protocol opcode
-        return "legacy-pickle"
-    raise CorruptCheckpointError(
-        f"{path} is not a safetensors file or a torch checkpoint (first bytes {head[:8]!r}); "
-        "expected a .safetensors, .ckpt, .pt or .bin model file",
-        field="path",
-    )
+__all__ = ["load_state_dict", "read_safetensors_metadata", "sniff_format"]
 
 
 def read_safetensors_metadata(path: Path) -> dict[str, str]:
     """The `__metadata__` block of a safetensors header (empty for other formats)."""
     if sniff_format(path) != "safetensors":
         return {}
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-    return dict(header.get("__metadata__") or {})
+    return read_checkpoint_index(path).metadata
 
 
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -84,15 +57,10 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def _flatten(obj: object, path: Path) -> dict[str, torch.Tensor]:
-    for _ in range(3):  # wrappers nest at most a couple of levels in practice
-        if isinstance(obj, dict):
-            inner = next((obj[k] for k in _WRAPPER_KEYS if isinstance(obj.get(k), dict)), None)
-            if inner is None:
-                break
-            obj = inner
+    obj = unwrap_checkpoint(obj)  # the same unwrapping the detector applies to the file's index
     if not isinstance(obj, dict):
         raise CorruptCheckpointError(f"{path} holds a {type(obj).__name__}, not a dict of tensors", field="path")
-    tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
+    tensors = top_level_tensors(obj, lambda v: isinstance(v, torch.Tensor))
     if not tensors:
         raise CorruptCheckpointError(f"{path} contains no tensors", field="path")
     return tensors

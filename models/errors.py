@@ -43,3 +43,9 @@ class IncompatibleModelsError(StudioError):
 
 class InvalidInputError(StudioError):
     code = "invalid_input"
+
+
+class DownloadUnavailableError(StudioError):
+    """A download was asked for while offline (or without huggingface_hub); the message says what to fetch."""
+
+    code = "offline"

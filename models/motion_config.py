@@ -5,20 +5,29 @@ transformer_blocks.0.attention_blocks.0.to_q.weight`, with the sinusoidal table 
 `...attention_blocks.0.pos_encoder.pe`) and diffusers' (`...motion_modules.0.transformer_blocks.0.
 attn1.to_q.weight`). Versions, as the official files differ:
 v1 (`mm_sd_v14/v15`): PE length 24, no mid block; v2 (`mm_sd_v15_v2`): PE 32 and a mid block;
-v3 (`v3_sd15_mm`): PE 32, no mid block; sdxl: three levels starting at 320 channels.
+v3 (`v3_sd15_mm`): PE 32, no mid block; sdxl (`mm_sdxl_v10_beta`): three levels starting at 320 channels.
+Two more families share the architecture: AnimateLCM (original layout stored without any position table,
+the rule ComfyUI-AnimateDiff-Evolved uses too) and HotshotXL (SDXL; `temporal_attentions.N.` instead of
+`motion_modules.N.temporal_transformer.`, `pos_encoder.positional_encoding` instead of `pos_encoder.pe`).
+
+Names and shapes are all this module needs, so the detector uses it without importing torch.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 ORIGINAL_MARKER = ".temporal_transformer."
+HOTSHOT_PE_SUFFIX = "pos_encoder.positional_encoding"
+SD15_WIDTHS = (320, 640, 1280, 1280)
+SDXL_WIDTHS = (320, 640, 1280)
 _DEFAULT_HEADS = 8  # every official module; not recoverable from square projections
 _DEFAULT_GROUPS = 32
 
@@ -26,9 +35,49 @@ _DEFAULT_GROUPS = 32
 @dataclass(frozen=True)
 class MotionModuleInfo:
     layout: str  # "original" or "diffusers"
-    version: str  # "v1", "v2", "v3", "sdxl", or "custom"
+    version: str  # "v1", "v2", "v3", "sdxl", "animatelcm", "hotshotxl", or "custom"
     config: dict[str, Any]  # MotionAdapter(**config)
+    has_position_table: bool = True  # False: the file stores no sinusoidal table (AnimateLCM; diffusers recomputes it)
 
+    @property
+    def base_family(self) -> str | None:
+        """"sd15"/"sdxl" for the official widths, None for custom widths (they fit only a base of the same widths)."""
+        return motion_family(self.config["block_out_channels"])
+
+    def evidence(self) -> str:
+        """Why this version: the facts read from the tensors, for a person checking the verdict."""
+        c = self.config
+        table = f"position table of {c['motion_max_seq_length']} frames" if self.has_position_table else \
+            "no position table in the file"
+        return (f"{self.layout} layout, {len(c['block_out_channels'])} levels of widths "
+                f"{tuple(c['block_out_channels'])}, {c['motion_layers_per_block']} modules per block, {table}, "
+                f"{'a' if c['use_motion_mid_block'] else 'no'} mid-block module")
+
+
+def motion_family(widths: Sequence[int]) -> str | None:
+    return {SD15_WIDTHS: "sd15", SDXL_WIDTHS: "sdxl"}.get(tuple(widths))
+
+
+def diffusers_key(key: str) -> str:
+    """An original-layout motion-module name in diffusers' naming (the rename diffusers' converter applies)."""
+    for original, new in ((".norms.0", ".norm1"), (".norms.1", ".norm2"), (".ff_norm", ".norm3"),
+                          (".attention_blocks.0", ".attn1"), (".attention_blocks.1", ".attn2"),
+                          (".temporal_transformer", "")):
+        key = key.replace(original, new)
+    return key
+
+
+def is_hotshot_layout(keys: Mapping[str, Any]) -> bool:
+    return any(k.endswith(HOTSHOT_PE_SUFFIX) for k in keys)
+
+
+def hotshot_to_original(shapes: Mapping[str, Any]) -> dict[str, Any]:
+    """HotshotXL names -> AnimateDiff's original names (its architecture is AnimateDiff's, renamed)."""
+    out = {}
+    for key, value in shapes.items():
+        key = re.sub(r"temporal_attentions\.(\d+)\.", r"motion_modules.\1.temporal_transformer.", key, count=1)
+        out[key.replace(HOTSHOT_PE_SUFFIX, "pos_encoder.pe")] = value
+    return out
 
 def is_motion_module(keys: Mapping[str, Any]) -> bool:
     return any(".motion_modules." in k and k.endswith("proj_in.weight") for k in keys) and not any(
@@ -67,17 +116,33 @@ def motion_module_info(shapes: Mapping[str, tuple[int, ...]]) -> MotionModuleInf
         "motion_max_seq_length": max_len,
         "use_motion_mid_block": has_mid,
     }
-    return MotionModuleInfo(layout=layout, version=_version(channels, max_len, has_mid), config=config)
+    # AnimateLCM's files carry no table at all; diffusers-layout files always do (as `pos_embed.pe`).
+    has_table = pe_key is not None
+    version = "animatelcm" if layout == "original" and not has_table else motion_version(channels, max_len, has_mid)
+    return MotionModuleInfo(layout=layout, version=version, config=config, has_position_table=has_table)
 
 
-def _version(channels: list[int], max_len: int, has_mid: bool) -> str:
-    if channels == [320, 640, 1280, 1280]:
+def motion_version(channels: Sequence[int], max_len: int, has_mid: bool) -> str:
+    """v1/v2/v3 by the facts that tell the official SD1.5 modules apart; sdxl by its three levels."""
+    family = motion_family(channels)
+    if family == "sd15":
         if has_mid:
             return "v2"
         return "v1" if max_len == 24 else "v3"
-    if channels == [320, 640, 1280]:
-        return "sdxl"
-    return "custom"
+    return "sdxl" if family == "sdxl" else "custom"
+
+
+def fit_problems(info: MotionModuleInfo, base_widths: Sequence[int], base_layers_per_block: int) -> list[str]:
+    """Why a motion module cannot sit in a base UNet (empty if it fits); the loader and pre-flight share it."""
+    problems = []
+    widths = tuple(info.config["block_out_channels"])
+    if widths != tuple(base_widths):
+        problems.append(f"the motion module ({info.version}) has level widths {widths} but the base UNet has "
+                        f"{tuple(base_widths)}; use a motion module made for this base family")
+    if info.config["motion_layers_per_block"] != base_layers_per_block:
+        problems.append(f"the motion module has {info.config['motion_layers_per_block']} modules per block, the base "
+                        f"UNet {base_layers_per_block} resnets per block; they must match")
+    return problems
 
 
 def original_to_diffusers(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -89,6 +154,8 @@ def original_to_diffusers(state: Mapping[str, torch.Tensor]) -> dict[str, torch.
 
 def sinusoidal_table(length: int, dim: int) -> torch.Tensor:
     """The `pos_encoder.pe` buffer of the original layout: shape (1, length, dim)."""
+    import torch
+
     position = torch.arange(length).unsqueeze(1)
     div_term = torch.exp(torch.arange(0, dim, 2) * (-math.log(10000.0) / dim))
     pe = torch.zeros(1, length, dim)

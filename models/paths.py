@@ -9,7 +9,8 @@ import platformdirs
 
 APP_NAME = "animatediff-studio"
 # Folder per kind in the tool's own store.
-STORE_KINDS = ("checkpoints", "motion-modules", "motion-loras", "loras", "domain-adapters", "sparsectrl", "vae")
+STORE_KINDS = ("checkpoints", "motion-modules", "motion-loras", "loras", "domain-adapters", "sparsectrl", "vae",
+               "embeddings")
 
 
 def data_dir() -> Path:

@@ -77,7 +77,7 @@ def test_condition_sets_exactly_the_chosen_frames(engine, make_request, pictures
     assert not condition.mask[0, 0, [f for f in range(frames) if f not in chosen]].any()
     for frame, path in pairs:
         expected = encode_images(pipe, [load_reference_image(path, 64, 64)])[0]
-        assert torch.allclose(condition.cond[0, :, frame], expected, atol=1e-6)
+        assert torch.allclose(condition.cond[0, :, frame], expected, atol=1e-4)  # batched vs single: float noise
     assert not condition.cond[0, :, [f for f in range(frames) if f not in chosen]].any()
 
 

@@ -17,9 +17,8 @@ from diffusers import AnimateDiffPipeline
 
 from models.checkpoint_reader import load_state_dict
 from models.errors import IncompatibleModelsError, WrongModelKindError
+from models.lora_layout import DOWN_SUFFIXES, lora_layout
 from models.motion_config import original_to_diffusers
-
-_DOWN_SUFFIXES = ("lora.down.weight", "lora_down.weight", "lora_A.weight")
 
 
 @dataclass(frozen=True)
@@ -36,17 +35,6 @@ class AdapterSpec:
         stat = self.path.stat()
         digest = hashlib.sha1(f"{self.path}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:10]
         return f"{self.kind.replace('-', '_')}_{digest}"
-
-
-def lora_layout(keys: list[str]) -> str:
-    """"original-motion", "original-base", "kohya", "diffusers" or "none" (not a LoRA)."""
-    if any(k.startswith(("lora_unet_", "lora_te_", "lora_te1_")) for k in keys):
-        return "kohya"
-    if not any(k.endswith(_DOWN_SUFFIXES) for k in keys):
-        return "none"
-    if any("_lora.down." in k for k in keys):
-        return "original-motion" if any(".motion_modules." in k for k in keys) else "original-base"
-    return "diffusers"
 
 
 def _convert(spec: AdapterSpec, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -101,7 +89,7 @@ class AdapterSet:
 
     def _load(self, name: str, spec: AdapterSpec) -> None:
         state = _convert(spec, load_state_dict(spec.path))
-        pairs = sum(1 for k in state if k.endswith(_DOWN_SUFFIXES))
+        pairs = sum(1 for k in state if k.endswith(DOWN_SUFFIXES))
         try:
             self.pipe.load_lora_weights(state, adapter_name=name)
         except (ValueError, KeyError, RuntimeError) as exc:

@@ -21,7 +21,7 @@ from diffusers.loaders.single_file_utils import (
 )
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-from models.base_config import SD15_CONFIG_DIR, infer_base_architecture
+from models.base_config import SD15_CONFIG_DIR, check_usable_base, infer_base_architecture
 from models.checkpoint_reader import load_state_dict
 from models.errors import IncompatibleModelsError, WrongModelKindError
 
@@ -72,18 +72,7 @@ def _load_single_file(path: Path, dtype: torch.dtype, field: str) -> BaseCompone
         raise WrongModelKindError(
             f"{field}: {path} is not a Stable Diffusion checkpoint in the original layout ({exc})", field=field
         ) from exc
-    if arch.family != "sd15":
-        raise IncompatibleModelsError(
-            f"{field}: {path} is an {arch.family.upper()} base; AnimateDiff SD1.5 motion modules need an SD1.5-family "
-            "base model",
-            field=field,
-        )
-    missing = [name for name, cfg in (("VAE", arch.vae), ("text encoder", arch.text_encoder)) if cfg is None]
-    if missing:
-        raise WrongModelKindError(
-            f"{field}: {path} has no {' and no '.join(missing)} weights (a UNet-only file); use a full checkpoint",
-            field=field,
-        )
+    check_usable_base(arch, path, field)
     unet_sd = convert_ldm_unet_checkpoint(state, arch.unet)
     vae_sd = convert_ldm_vae_checkpoint(state, arch.vae)
     text_sd = {k.removeprefix("text_model."): v for k, v in convert_ldm_clip_checkpoint(state).items()}

@@ -34,6 +34,7 @@ from backend.engine.sparsectrl import control_hook, sparse_condition
 from backend.engine.start_latents import prepare_start
 from models.errors import InvalidInputError
 from models.motion_config import MotionModuleInfo
+from models.preflight import AdapterRef, check_files
 
 
 @dataclass
@@ -90,8 +91,12 @@ class AnimationEngine:
         choice = choose_device(req.precision, self._device)
         reset_peak_memory(choice)
 
-        # 2. Resolve model and input files; a clip to continue must match this request's size
+        # 2. Resolve model and input files; a clip to continue must match this request's size. The model
+        #    manager's pre-flight check reads only headers: a bad combination fails here, before any load.
         models = resolve_models(req)
+        check_files(base=models.base, motion_module=models.motion_module, sparsectrl=models.sparsectrl,
+                    adapters=[AdapterRef(a.path, a.kind, a.field, a.weight) for a in models.adapters],
+                    scheduler=req.scheduler).raise_first()
         source = load_source_clip(models.extend) if models.extend else None
         if source is not None:
             check_fits(source, req.width, req.height, req.extend_overlap)

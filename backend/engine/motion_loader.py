@@ -16,7 +16,13 @@ from diffusers import MotionAdapter, UNet2DConditionModel
 
 from models.checkpoint_reader import load_state_dict
 from models.errors import IncompatibleModelsError, WrongModelKindError
-from models.motion_config import MotionModuleInfo, is_motion_module, motion_module_info, original_to_diffusers
+from models.motion_config import (
+    MotionModuleInfo,
+    fit_problems,
+    is_motion_module,
+    motion_module_info,
+    original_to_diffusers,
+)
 
 
 @dataclass
@@ -61,16 +67,6 @@ def load_motion_module(path: Path, dtype: torch.dtype, field: str = "motion_modu
 
 def check_adapter_fits_base(info: MotionModuleInfo, unet: UNet2DConditionModel, field: str = "motion_module") -> None:
     """The motion module must sit on the same levels, widths and block depth as the base UNet."""
-    base_channels = tuple(unet.config.block_out_channels)
-    if tuple(info.config["block_out_channels"]) != base_channels:
-        raise IncompatibleModelsError(
-            f"{field}: the motion module ({info.version}) has level widths {tuple(info.config['block_out_channels'])} "
-            f"but the base UNet has {base_channels}; use a motion module made for this base family",
-            field=field,
-        )
-    if info.config["motion_layers_per_block"] != unet.config.layers_per_block:
-        raise IncompatibleModelsError(
-            f"{field}: the motion module has {info.config['motion_layers_per_block']} modules per block, the base "
-            f"UNet {unet.config.layers_per_block} resnets per block; they must match",
-            field=field,
-        )
+    problems = fit_problems(info, unet.config.block_out_channels, unet.config.layers_per_block)
+    if problems:
+        raise IncompatibleModelsError(f"{field}: {problems[0]}", field=field)

@@ -19,11 +19,9 @@ from diffusers import AnimateDiffPipeline, SparseControlNetModel, UNet2DConditio
 
 from backend.engine.reference_latents import encode_images, load_reference_image
 from models.checkpoint_reader import load_state_dict
+from models.detect import SPARSECTRL_EMBEDDING, sparsectrl_variant
 from models.errors import IncompatibleModelsError, WrongModelKindError
 from models.motion_config import original_to_diffusers
-
-_SIMPLE_EMBEDDING = "controlnet_cond_embedding.weight"  # RGB: one conv over latents + mask
-_FULL_EMBEDDING = "controlnet_cond_embedding.conv_in.weight"  # scribble: a small conv tower over pixels
 
 
 @dataclass(frozen=True)
@@ -35,18 +33,17 @@ class SparseCtrlInfo:
 def sparsectrl_config(shapes: dict[str, tuple[int, ...]], unet_config: dict, field: str = "sparsectrl"
                       ) -> SparseCtrlInfo:
     """The `SparseControlNetModel` config a state dict (diffusers names) implies on top of its base UNet's."""
-    if _SIMPLE_EMBEDDING in shapes:
-        kind, conditioning_in = "rgb", shapes[_SIMPLE_EMBEDDING][1]
-        embedding_widths = None
-    elif _FULL_EMBEDDING in shapes:
-        kind, conditioning_in = "scribble", shapes[_FULL_EMBEDDING][1]
-        blocks = sorted(int(m.group(1)) for k in shapes if (m := re.match(r"controlnet_cond_embedding\.blocks\.(\d+)"
-                                                                           r"\.weight$", k)))
-        embedding_widths = (shapes[_FULL_EMBEDDING][0], *(shapes[f"controlnet_cond_embedding.blocks.{i}.weight"][0]
-                                                          for i in blocks if i % 2 == 1))
-    else:
+    kind = sparsectrl_variant(shapes)
+    if kind is None:
         raise WrongModelKindError(f"{field}: not a SparseCtrl model (no controlnet_cond_embedding weights)",
                                   field=field)
+    conditioning_in = shapes[SPARSECTRL_EMBEDDING[kind]][1]
+    embedding_widths = None
+    if kind == "scribble":
+        blocks = sorted(int(m.group(1)) for k in shapes
+                        if (m := re.match(r"controlnet_cond_embedding\.blocks\.(\d+)\.weight$", k)))
+        embedding_widths = (shapes[SPARSECTRL_EMBEDDING[kind]][0],
+                            *(shapes[f"controlnet_cond_embedding.blocks.{i}.weight"][0] for i in blocks if i % 2 == 1))
     temporal_layers = len({m.group(1) for k in shapes
                            if (m := re.match(r"down_blocks\.0\.motion_modules\.0\.transformer_blocks\.(\d+)\.", k))})
     down_types = tuple("CrossAttnDownBlockMotion" if "CrossAttn" in t else "DownBlockMotion"

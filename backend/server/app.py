@@ -68,6 +68,9 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             worker.stop()
             store.close()
+            manager = getattr(app.state, "model_manager", None)  # created by the first /v1/models request
+            if manager is not None:
+                manager.close()
 
     app = FastAPI(
         title="AnimateDiff Studio service", version=__version__, lifespan=lifespan,

@@ -152,15 +152,175 @@ class Health(BaseModel):
     pid: int
 
 
+# -- the model manager (/v1/models) ---------------------------------------------------------------------------
+
+ModelKind = Literal["sd15-base", "sdxl-base", "sd2-base", "motion-module", "motion-lora", "domain-adapter", "lora",
+                    "sparsectrl", "vae", "embedding", "unknown", "unsafe", "corrupt"]
+
+
 class ModelFile(BaseModel):
-    name: str
-    kind: str
+    """One model file or folder on the service's machine: what it is, told from its contents."""
+
+    name: str = Field(description="what to send as base / motion_module / motion_loras[].path / ... in POST /v1/jobs")
+    kind: ModelKind = Field(description="unknown, unsafe and corrupt files are listed with the reason in notes")
     path: str
     size_bytes: int
+    version: str | None = Field(default=None, description=(
+        "motion modules: v1, v2, v3, sdxl, animatelcm, hotshotxl or custom; MotionLoRAs: v2 (adapts a mid block) or "
+        "v1/v3; domain adapter: v3; SparseCtrl: rgb or scribble"))
+    format: str | None = Field(default=None, description="safetensors, zip-pickle, legacy-pickle or diffusers-folder")
+    sha256: str | None = Field(default=None, description="null until hashed (POST /v1/models/scan hashes)")
+    notes: list[str] = Field(default=[], description="evidence, warnings, the reason for unknown/unsafe/corrupt")
+    base_family: str | None = Field(default=None, description="sd15, sd2 or sdxl: the base it is made for")
+    camera_move: str | None = Field(default=None, description="MotionLoRAs: the camera move, when the name says it")
+    layout: str | None = Field(default=None, description="ldm, diffusers, original, kohya, peft, hotshotxl")
+    precision: str | None = Field(default=None, description="fp16, fp32, bf16")
+    root: str | None = Field(default=None, description="the root it was found in (see GET /v1/models/roots)")
+    is_dir: bool = False
+    modified: float | None = Field(default=None, description="modification time, seconds since the epoch")
+    details: dict[str, Any] = Field(default={}, description="what the verdict rests on: widths, configs, counts")
 
 
 class ModelList(BaseModel):
     models: list[ModelFile]
+
+
+class ModelScanBody(_Body):
+    hash: bool = Field(default=True, description="also compute the SHA-256 of every file that has none yet")
+
+
+class ModelScanResult(BaseModel):
+    files: int
+    added: int
+    changed: int
+    unchanged: int
+    removed: int
+    hashed: int = Field(description="files read end to end (0 when nothing changed since the last scan)")
+    hashed_bytes: int
+    problems: list[str] = Field(description="'path: kind: reason' for unknown, unsafe and corrupt files")
+    seconds: float
+
+
+class ModelScanStatus(BaseModel):
+    """The background scan: poll GET /v1/models/scan until `state` is done or failed."""
+
+    state: Literal["idle", "running", "done", "failed"]
+    phase: str = Field(description="walking, detecting, hashing, done")
+    path: str | None = Field(default=None, description="the file being detected or hashed")
+    files_done: int = 0
+    files_total: int = 0
+    bytes_done: int = Field(default=0, description="hashing progress")
+    bytes_total: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    result: ModelScanResult | None = None
+    error: str | None = None
+
+
+class ModelImportBody(_Body):
+    path: str = Field(description="an absolute path on the service's machine (a file or a diffusers folder)")
+    link: bool = Field(default=False, description="a symbolic link instead of a copy")
+    name: str | None = Field(default=None, description="store it under this name (default: the file's own)")
+
+
+class ModelImported(ModelFile):
+    outcome: Literal["copied", "linked", "already-there"]
+
+
+class ModelRemoved(BaseModel):
+    name: str
+    kind: str
+    path: str
+
+
+class ModelRootFolder(BaseModel):
+    path: str
+    kinds: list[str] = Field(description="what the folder is meant to hold (empty: anything)")
+    label: str
+    exists: bool
+
+
+class ModelRoot(BaseModel):
+    path: str
+    source: Literal["store", "env", "user"] = Field(description="the tool's store, ANIMATEDIFF_STUDIO_MODEL_DIRS, "
+                                                                "or added through POST /v1/models/roots")
+    layout: Literal["store", "comfyui", "a1111", "plain"]
+    folders: list[ModelRootFolder]
+    notes: list[str] = []
+
+
+class ModelRootList(BaseModel):
+    roots: list[ModelRoot]
+
+
+class ModelRootBody(_Body):
+    path: str = Field(description="an absolute folder path on the service's machine (e.g. a ComfyUI install)")
+
+
+class ModelCheckBody(_Body):
+    """`POST /v1/models/check`: the model fields of a generation request (all optional)."""
+
+    base: str | None = None
+    motion_module: str | None = None
+    motion_loras: list[WeightedFileBody] = []
+    camera: list[CameraMoveBody] = []
+    loras: list[WeightedFileBody] = []
+    domain_adapter: WeightedFileBody | None = None
+    sparsectrl: WeightedFileBody | None = None
+    frames: int | None = Field(default=None, description="frames the module attends over at once (clip or window)")
+    scheduler: str | None = None
+
+
+class ModelCheckIssue(BaseModel):
+    code: str = Field(description="model_not_found, wrong_model_kind, incompatible_models, unsafe_checkpoint, ...")
+    field: str
+    message: str = Field(description="names the field, the file and what would work")
+
+
+class ModelChecked(BaseModel):
+    path: str
+    kind: str
+    version: str | None = None
+    base_family: str | None = None
+    notes: list[str] = []
+
+
+class ModelCheckResult(BaseModel):
+    ok: bool = Field(description="no errors: the engine would load this combination")
+    errors: list[ModelCheckIssue]
+    warnings: list[ModelCheckIssue]
+    models: dict[str, ModelChecked] = Field(description="request field -> the file it resolved to")
+
+
+class CameraMoveStatus(BaseModel):
+    move: str
+    file: str = Field(description="the official MotionLoRA the move needs")
+    present: bool
+    path: str | None = Field(default=None, description="the file that provides it here")
+    url: str = Field(description="where to download the official file")
+    store_folder: str = Field(description="where a downloaded file goes")
+    approx_size_bytes: int
+
+
+class CameraMoveList(BaseModel):
+    moves: list[CameraMoveStatus]
+
+
+class OfficialModelFile(BaseModel):
+    file: str
+    kind: str
+    version: str | None
+    camera_move: str | None
+    approx_size_bytes: int
+    description: str
+    url: str
+    store_folder: str
+    present: bool
+    path: str | None = None
+
+
+class ModelCatalog(BaseModel):
+    files: list[OfficialModelFile]
 
 
 class ErrorDetail(BaseModel):

@@ -10,12 +10,13 @@ import dataclasses
 import re
 from pathlib import Path
 
-from backend.engine.request import GenerationRequest
+from backend.engine.request import GenerationRequest, segment_frames
 from backend.engine.request_checks import check_request
 from backend.engine.video_input import resolve_video
 from backend.server.schema import GenerationRequestBody
 from backend.uploads import resolve_reference_image
 from models.errors import InvalidInputError
+from models.preflight import check_names
 from models.resolve import resolve_camera_move, resolve_model
 
 
@@ -26,7 +27,21 @@ def to_generation_request(body: GenerationRequestBody, jobs_dir: Path) -> Genera
     if req.extend is not None:
         req = dataclasses.replace(req, extend=str(_clip_folder(req.extend, jobs_dir)))
     check_models_exist(req)
+    check_combination(req)
     return req
+
+
+def check_combination(req: GenerationRequest) -> None:
+    """The model manager's pre-flight check (headers only): a bad combination is a 4xx now, not a failed job."""
+    check_names(
+        base=req.base, motion_module=req.motion_module, scheduler=req.scheduler,
+        motion_loras=[(m.path, m.weight) for m in req.motion_loras], camera=[(c.move, c.strength) for c in req.camera],
+        loras=[(lora.path, lora.weight) for lora in req.loras],
+        domain_adapter=(req.domain_adapter.path, req.domain_adapter.weight) if req.domain_adapter else None,
+        sparsectrl=(req.sparsectrl.path, req.sparsectrl.weight) if req.sparsectrl else None,
+        # With context windows the engine checks the window against the module once it is loaded.
+        frames=None if req.context_length else segment_frames(req),
+    ).raise_first()
 
 
 def _clip_folder(extend: str, jobs_dir: Path) -> Path:
