@@ -11,6 +11,7 @@ from backend.cli_generate import add_generate_parser
 from backend.cli_models import add_models_parser
 from backend.cli_serve import add_serve_parser
 from backend.runtime import configure_offline_runtime
+from desktop.cli import add_desktop_parser
 from models.errors import StudioError
 
 
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
     add_models_parser(sub)
     add_build_addon_parser(sub)
+    add_desktop_parser(sub)
     from backend.bench import add_bench_parser
     from backend.bench_frames import add_bench_frames_parser
 

@@ -404,7 +404,10 @@ class Client:
         """Cancel a queued/running job (stops within one denoising step), or remove a finished one."""
         return JobDeleted(**_pick(JobDeleted, self._json("DELETE", f"/v1/jobs/{_q(job_id)}")))
 
-    cancel = delete
+    def cancel(self, job_id: str) -> JobDeleted:
+        """Cancel a queued/running job (it stops within one denoising step). A job that already ended raises
+        `ApiError` 409 `not_cancellable`, and is left as it is (unlike `delete`, which would remove it)."""
+        return JobDeleted(**_pick(JobDeleted, self._json("POST", f"/v1/jobs/{_q(job_id)}/cancel")))
 
     def events(self, job_id: str, after: int = 0, timeout: float = 120.0) -> Iterator[JobEvent]:
         """The job's events (stored ones first, then live) until its terminal event; `timeout` per read."""

@@ -44,6 +44,7 @@ class ModelManager:
     def __init__(self, index: ModelIndex | None = None) -> None:
         self.index = index or ModelIndex()
         self._scan_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
         self._refreshed_at = 0.0
 
     def close(self) -> None:
@@ -85,16 +86,19 @@ class ModelManager:
     def refresh(self, force: bool = False) -> None:
         """A detection-only pass if the last one is older than REFRESH_EVERY_S (or `force`d).
 
-        Skipped, never waited for, while a scan runs: a scan may hash for minutes, and the caller is a request.
+        Skipped, never waited for, while a hashing scan runs: it may take minutes, and the caller is a request.
         """
-        if not force and time.monotonic() - self._refreshed_at < self.REFRESH_EVERY_S:
-            return
-        if self._scan_lock.acquire(blocking=False):
-            try:
-                scan(self.index, self.roots(), hash_files=False)
-                self._refreshed_at = time.monotonic()
-            finally:
-                self._scan_lock.release()
+        # Callers arriving while a detection pass runs wait for it (it reads headers: milliseconds a file) and
+        # then find the index fresh; without this, the first requests of a new service listed an empty index.
+        with self._refresh_lock:
+            if not force and time.monotonic() - self._refreshed_at < self.REFRESH_EVERY_S:
+                return
+            if self._scan_lock.acquire(blocking=False):
+                try:
+                    scan(self.index, self.roots(), hash_files=False)
+                    self._refreshed_at = time.monotonic()
+                finally:
+                    self._scan_lock.release()
 
     # listing and lookup
 

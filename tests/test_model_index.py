@@ -211,3 +211,29 @@ def test_files_in_a_plain_root_are_found_a_few_levels_deep(manager, tmp_path, ti
     shutil.copyfile(tiny_files.mm_v3_like, deep / "v3.ckpt")
     manager.add_root(tmp_path / "models")
     assert {r.name: r.kind for r in manager.list(refresh=False)} == {"v3": "motion-module", "noise": "unknown"}
+
+
+def test_concurrent_first_listings_all_see_the_files(installs, tiny_files):
+    """A new service's first requests (the desktop asks for every kind at once) must not list an empty index."""
+    import threading
+
+    fresh = ModelManager()
+    fresh.index.add_user_root(str(installs["comfy"]))  # known, but never scanned yet
+    barrier = threading.Barrier(4)
+    results: dict[str | None, list[str]] = {}
+
+    def list_kind(kind: str | None) -> None:
+        barrier.wait()
+        results[kind] = [r.name for r in fresh.list(kind)]
+
+    threads = [threading.Thread(target=list_kind, args=(k,)) for k in (None, "checkpoints", "motion-modules",
+                                                                      "motion-loras")]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        fresh.close()
+    assert "dreamshaper" in results["checkpoints"] and "mm_tiny_v2" in results["motion-modules"]
+    assert "v2_lora_PanLeft" in results["motion-loras"] and len(results[None]) >= 6

@@ -140,3 +140,16 @@ def test_extend_a_finished_job_by_its_id(server: ServiceProcess) -> None:
     with pytest.raises(ApiError) as err:
         client.submit(tiny_request(extend="0" * 32))
     assert err.value.field == "extend" and "succeeded job" in err.value.message
+
+
+def test_cancel_route_never_removes_a_finished_job(server: ServiceProcess) -> None:
+    client = server.client
+    running = client.submit(tiny_request(steps=200))
+    assert client.cancel(running).outcome in ("cancelling", "cancelled")
+    assert client.wait(running).status == "cancelled"
+    done = client.submit(tiny_request(seed=31))
+    assert client.wait(done).status == "succeeded"
+    with pytest.raises(ApiError) as err:
+        client.cancel(done)  # a late click
+    assert err.value.status == 409 and err.value.code == "not_cancellable" and "succeeded" in err.value.message
+    assert client.job(done).status == "succeeded" and (server.data_dir / "jobs" / done / "metadata.json").is_file()

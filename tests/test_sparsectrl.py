@@ -63,7 +63,7 @@ def test_files_that_are_not_sparsectrl_or_do_not_fit_are_refused(engine, make_re
     assert "not a SparseCtrl" in info.value.message
     with pytest.raises(IncompatibleModelsError) as info:
         load_sparsectrl(sparse_files["wide"][1], pipe.unet, torch.float32)
-    assert "does not fit" in info.value.message
+    assert "does not match this base model" in info.value.message
 
 
 @pytest.mark.parametrize("indices", [[0], [0, -1], [0, 8, 15]])

@@ -14,6 +14,7 @@ import torch
 from accelerate import init_empty_weights
 from diffusers import MotionAdapter, UNet2DConditionModel
 
+from backend.engine.exact_load import load_exactly
 from models.checkpoint_reader import load_state_dict
 from models.errors import IncompatibleModelsError, WrongModelKindError
 from models.motion_config import (
@@ -52,16 +53,7 @@ def load_motion_module(path: Path, dtype: torch.dtype, field: str = "motion_modu
     # sinusoidal tables, which diffusers recomputes and files may omit, are valid.
     with init_empty_weights(include_buffers=False):
         adapter = MotionAdapter(**info.config)
-    expected = set(adapter.state_dict())
-    missing = sorted(k for k in expected - set(state) if not k.endswith("pos_embed.pe"))
-    unexpected = sorted(set(state) - expected)
-    if missing or unexpected:
-        raise IncompatibleModelsError(
-            f"{field}: {path} does not match the motion-module layout derived from its tensors "
-            f"({len(missing)} missing, e.g. {missing[:3]}; {len(unexpected)} unexpected, e.g. {unexpected[:3]})",
-            field=field,
-        )
-    adapter.load_state_dict(state, strict=False, assign=True)
+    load_exactly(adapter, state, path=path, field=field, what="the motion-module layout derived from its tensors")
     return LoadedMotionModule(adapter.to(dtype).eval(), info)
 
 

@@ -17,10 +17,11 @@ import torch
 from accelerate import init_empty_weights
 from diffusers import AnimateDiffPipeline, SparseControlNetModel, UNet2DConditionModel
 
+from backend.engine.exact_load import load_exactly
 from backend.engine.reference_latents import encode_images, load_reference_image
 from models.checkpoint_reader import load_state_dict
 from models.detect import SPARSECTRL_EMBEDDING, sparsectrl_variant
-from models.errors import IncompatibleModelsError, WrongModelKindError
+from models.errors import WrongModelKindError
 from models.motion_config import original_to_diffusers
 
 
@@ -79,19 +80,7 @@ def load_sparsectrl(path: Path, unet: UNet2DConditionModel, dtype: torch.dtype, 
     config = {**info.config, "motion_max_seq_length": max(pe_lengths, default=32)}
     with init_empty_weights(include_buffers=False):
         model = SparseControlNetModel(**config)
-    expected = set(model.state_dict())
-    missing = sorted(k for k in expected - set(state) if not k.endswith("pos_embed.pe"))
-    unexpected = sorted(set(state) - expected)
-    if missing or unexpected:
-        raise IncompatibleModelsError(
-            f"{field}: {path} does not fit this base model ({len(missing)} weights missing, e.g. {missing[:2]}; "
-            f"{len(unexpected)} unexpected, e.g. {unexpected[:2]}); SparseCtrl files are made for SD1.5",
-            field=field)
-    try:
-        model.load_state_dict(state, strict=False, assign=True)
-    except RuntimeError as exc:  # a shape mismatch: made for other widths
-        raise IncompatibleModelsError(f"{field}: {path} does not fit this base model ({str(exc)[:300]})",
-                                      field=field) from exc
+    load_exactly(model, state, path=path, field=field, what="this base model (SparseCtrl files are made for SD1.5)")
     return model.to(dtype).eval(), info.kind
 
 

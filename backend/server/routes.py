@@ -123,12 +123,23 @@ def delete_job(job_id: str, request: Request) -> schema.JobDeleted:
     services = _services(request)
     job = _get_job(services, job_id)
     if job.status in ("queued", "running"):
-        services.worker.cancel(job_id)
-        after = _get_job(services, job_id)
-        return schema.JobDeleted(id=job_id, outcome="cancelled" if after.status == "cancelled" else "cancelling")
+        return cancel_job(job_id, request)
     shutil.rmtree(services.jobs_dir / job_id, ignore_errors=True)
     services.store.delete(job_id)
     return schema.JobDeleted(id=job_id, outcome="deleted")
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=schema.JobDeleted, responses=ERROR_RESPONSES)
+def cancel_job(job_id: str, request: Request) -> schema.JobDeleted:
+    """Cancel a queued or running job, and nothing else: a late click never removes a finished clip."""
+    services = _services(request)
+    job = _get_job(services, job_id)
+    if job.status not in ("queued", "running"):
+        raise ApiError(409, "not_cancellable", f"id: job {job_id} is {job.status}, so there is nothing to cancel; "
+                                               "DELETE /v1/jobs/{id} removes a finished job", "id", job_id)
+    services.worker.cancel(job_id)
+    after = _get_job(services, job_id)
+    return schema.JobDeleted(id=job_id, outcome="cancelled" if after.status == "cancelled" else "cancelling")
 
 
 @router.get("/jobs/{job_id}/files/{name:path}", responses={**ERROR_RESPONSES, 200: {"content": {"image/png": {}}}})
