@@ -7,10 +7,11 @@ GPU: it uses Blender's Python standard library only, never torch. Layout:
     property_groups/        Scene.animatediff (settings), Image.animatediff (a clip's parameters),
                             WindowManager.animatediff (connection, model lists, job progress)
     operators/              animatediff.connect, .generate, .cancel, .generate_from_result, ...
-    ui/sidebar.py           the "AnimateDiff" tab
+    ui/                     the "AnimateDiff" tab: sidebar.py, clip_panels.py (reference, long clip, prompt travel)
     connection.py, model_lists.py, generation_job.py, background.py
                             talking to the service off the main thread
-    generation_request.py   settings -> request; reference_frames.py: the start picture
+    generation_request.py   settings -> request (reference_request.py, long_clip_request.py, extend_request.py)
+    job_inputs.py           reference pictures / the rendered frame range (frame_range.py), uploaded by the job
     camera_analysis.py      "Match Scene Camera"; result_import.py: the clip into the scene
     service_client.py       where the one client module (backend/client.py) comes from
 """

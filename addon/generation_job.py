@@ -1,8 +1,9 @@
 """One generation, from the request to the imported clip, without blocking Blender.
 
     main thread (operator)          job thread                          main thread (drain timer)
-    build the request, capture  ->  upload the reference, submit,   ->  progress bar, live preview,
-    the reference picture           follow the events, download          import the clip, report
+    build the request, capture  ->  upload the pictures / frames,   ->  progress bar, live preview,
+    the pictures, render the        submit, follow the events,           import the clip, report
+    frame range                     download
 
 The job thread never touches Blender data: it hands each result to `background.call_on_main`.
 """
@@ -23,7 +24,7 @@ import bpy
 
 from . import background
 from .connection import ServiceSettings, ServiceUnavailable, describe_error, forget, get_client
-from .generation_request import with_reference
+from .job_inputs import JobInputs, attach_uploads
 from .preferences import ADDON_ID, addon_preferences
 from .reports import report, tag_redraw
 from .result_import import ImportOptions, import_clip
@@ -47,8 +48,7 @@ class JobPlan:
     start_frame: int
     options: ImportOptions
     relative_paths: bool = False
-    reference_png: bytes | None = None
-    reference_strength: float = 0.8
+    inputs: JobInputs = JobInputs()  # reference pictures or rendered frames, uploaded before the submit
 
 
 @dataclass
@@ -60,19 +60,28 @@ class ActiveJob:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def send_cancel_once(self, service: Client) -> None:
-        """DELETE the job once: a second DELETE of a job that is already cancelled would remove it."""
+        """Ask the service to cancel the job, once. A job that has just ended is left as it is: the service
+        answers 409 `not_cancellable` and never removes it, so that answer is not an error here."""
         with self.lock:
             if self.cancel_sent or not self.job_id:
                 return
             self.cancel_sent = True
-        service.cancel(self.job_id)
+        try:
+            service.cancel(self.job_id)
+        except client_module().ApiError as exc:
+            if exc.code != "not_cancellable":
+                raise
 
 
 _active: ActiveJob | None = None
 
 
-def plan_for_scene(context: bpy.types.Context, request: dict[str, Any], reference_png: bytes | None = None) -> JobPlan:
-    """A plan for `request` in the context's scene, with its import settings and the add-on's preferences."""
+def plan_for_scene(context: bpy.types.Context, request: dict[str, Any], inputs: JobInputs | None = None,
+                   start_frame: int | None = None) -> JobPlan:
+    """A plan for `request` in the context's scene, with its import settings and the add-on's preferences.
+
+    The clip is imported from `start_frame` (default: the current frame).
+    """
     scene = context.scene
     settings = scene.animatediff
     output_root, relative = output_folder(settings.output_directory)
@@ -81,12 +90,11 @@ def plan_for_scene(context: bpy.types.Context, request: dict[str, Any], referenc
         request=request,
         output_root=output_root,
         scene_name=scene.name,
-        start_frame=scene.frame_current,
+        start_frame=scene.frame_current if start_frame is None else start_frame,
         options=ImportOptions(settings.import_camera_background, settings.import_plane, settings.import_strip,
                               settings.set_scene_fps, settings.set_frame_range),
         relative_paths=relative,
-        reference_png=reference_png,
-        reference_strength=settings.reference_strength,
+        inputs=inputs or JobInputs(),
     )
 
 
@@ -144,9 +152,15 @@ def _run(job: ActiveJob, stop: threading.Event) -> None:
         service = get_client(plan.service)
         background.call_on_main(lambda: _connected(service))
         request = plan.request
-        if plan.reference_png is not None:
-            upload = service.upload_image(plan.reference_png)
-            request = with_reference(request, upload.id, plan.reference_strength)
+        if plan.inputs.count:
+            request = attach_uploads(service, request, plan.inputs,
+                                     lambda: stop.is_set() or job.cancel_requested.is_set(),
+                                     lambda done, total: background.call_on_main(lambda: _uploaded(done, total)))
+            plan.inputs.remove()
+            if request is None:  # cancelled (or the add-on disabled) while uploading: nothing was submitted
+                if not stop.is_set():
+                    background.call_on_main(lambda: _cancelled_before_submit(job))
+                return
         job_id = service.submit(request)
         with job.lock:
             job.job_id = job_id
@@ -173,6 +187,8 @@ def _run(job: ActiveJob, stop: threading.Event) -> None:
         message = describe_error(exc, service.base_url if service else None)
         unreachable = isinstance(exc, (ServiceUnavailable, OSError))
         background.call_on_main(lambda: _failed(job, message, unreachable))
+    finally:
+        plan.inputs.remove()
 
 
 def _follow_events(service: Client, job_id: str, stop: threading.Event) -> JobEvent | None:
@@ -222,8 +238,18 @@ def _connected(service: Client) -> None:
         state.connection, state.connection_message = "CONNECTED", f"Connected to {service.base_url}"
 
 
+def _uploaded(done: int, total: int) -> None:
+    _set_status("SUBMITTING", phase="uploading", step=done, total_steps=total, progress=done / max(total, 1))
+
+
 def _submitted(job: ActiveJob) -> None:
-    _set_status("QUEUED", job_id=job.job_id, phase="queued")
+    _set_status("QUEUED", job_id=job.job_id, phase="queued", step=0, total_steps=0, progress=0.0)
+
+
+def _cancelled_before_submit(job: ActiveJob) -> None:
+    _release(job)
+    _set_status("CANCELLED", phase="")
+    report("INFO", "Generation cancelled before it was submitted")
 
 
 def _apply_event(event: JobEvent) -> None:

@@ -1,8 +1,9 @@
 """The generation request (the service's `POST /v1/jobs` body) built from the sidebar's settings.
 
 Only what the sidebar cannot enforce by itself is checked here (an empty prompt, a model not chosen, a
-manual size that is not a multiple of 8); the service checks every field again and its sentence is shown
-as is. Nothing is silently corrected.
+manual size that is not a multiple of 8, settings that depend on each other: reference_request.py and
+long_clip_request.py); the service checks every field again and its sentence is shown as is. Nothing is
+silently corrected.
 """
 
 from __future__ import annotations
@@ -14,21 +15,20 @@ from typing import Any
 from bpy.types import Scene
 
 from .camera_analysis import CAMERA_MOVES
+from .long_clip_request import context_fields, free_init_fields, prompt_travel_fields
 from .property_groups.generation_settings import (
+    CONTEXT_WEIGHTINGS,
     MAX_SEED,
     SCHEDULERS,
     AnimateDiffSettings,
     effective_fps,
+    effective_frames,
     effective_size,
 )
+from .reference_request import reference_fields
+from .settings_error import SettingsError
 
-
-class SettingsError(ValueError):
-    """A setting the service would refuse: names the setting, its value and what is accepted."""
-
-    def __init__(self, field: str, value: Any, accepted: str) -> None:
-        super().__init__(f"{field}: {value!r} is not accepted; expected {accepted}")
-        self.field, self.value = field, value
+__all__ = ["SettingsError", "apply_request", "build_request", "new_seed", "request_json"]
 
 
 def new_seed() -> int:
@@ -36,7 +36,7 @@ def new_seed() -> int:
 
 
 def build_request(settings: AnimateDiffSettings, scene: Scene) -> dict[str, Any]:
-    """The request for the current settings (without references: those are uploaded first)."""
+    """The request for the current settings (without the pictures or video frames: those are uploaded first)."""
     prompt = settings.prompt.strip()
     if not prompt:
         raise SettingsError("Prompt", settings.prompt, "text describing the clip")
@@ -56,7 +56,7 @@ def build_request(settings: AnimateDiffSettings, scene: Scene) -> dict[str, Any]
         "motion_module": settings.motion_module,
         "width": width,
         "height": height,
-        "frames": settings.frames,
+        "frames": effective_frames(settings, scene),
         "steps": settings.steps,
         "guidance": round(settings.guidance, 4),  # a float32 property: 7.5 stays 7.5, 0.1 is not 0.10000000149
         "seed": new_seed() if settings.use_random_seed else settings.seed,
@@ -80,12 +80,12 @@ def build_request(settings: AnimateDiffSettings, scene: Scene) -> dict[str, Any]
     if moves:
         request["camera"] = [{"move": item.move, "strength": round(item.strength, 4)}
                              for item in settings.camera_moves]
+    frames = request["frames"]
+    request.update(reference_fields(settings, frames))
+    request.update(context_fields(settings))
+    request.update(free_init_fields(settings, from_pictures=settings.reference_mode != "NONE"))
+    request.update(prompt_travel_fields(settings, frames))
     return request
-
-
-def with_reference(request: dict[str, Any], upload_id: str, strength: float) -> dict[str, Any]:
-    """The request starting from an uploaded picture at frame 0."""
-    return {**request, "references": [{"image": upload_id, "frame": 0}], "reference_strength": round(strength, 4)}
 
 
 def apply_request(settings: AnimateDiffSettings, request: dict[str, Any]) -> None:
@@ -119,8 +119,28 @@ def apply_request(settings: AnimateDiffSettings, request: dict[str, Any]) -> Non
     settings.width, settings.height = request.get("width", 512), request.get("height", 512)
     settings.use_scene_fps = False
     settings.fps = request.get("fps", 8)
-    if "reference_strength" in request:
-        settings.reference_strength = request["reference_strength"]
+    strength = "video_strength" if request.get("video") else "reference_strength"
+    if strength in request:
+        settings.reference_strength = request[strength]
+    apply_clip_options(settings, request)
+
+
+def apply_clip_options(settings: AnimateDiffSettings, request: dict[str, Any]) -> None:
+    """SparseCtrl, context windows, FreeNoise, FreeInit and prompt travel of a stored request."""
+    sparsectrl = request.get("sparsectrl") or {}
+    settings.sparsectrl = sparsectrl.get("path", "")
+    settings.sparsectrl_weight = sparsectrl.get("weight", 1.0)
+    settings.context_length = request.get("context_length", 0)
+    settings.context_overlap = request.get("context_overlap", 4)
+    if request.get("context_weighting") in CONTEXT_WEIGHTINGS:
+        settings.context_weighting = request["context_weighting"]
+    settings.closed_loop = bool(request.get("closed_loop", False))
+    settings.free_noise = bool(request.get("free_noise", False))
+    settings.free_init = request.get("free_init", 0)
+    settings.prompt_at.clear()
+    for entry in request.get("prompt_at", []):
+        item = settings.prompt_at.add()
+        item.frame, item.prompt = entry["frame"], entry["prompt"]
 
 
 def request_json(request: dict[str, Any]) -> str:

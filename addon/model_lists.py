@@ -27,6 +27,7 @@ KIND_COLLECTIONS: dict[str, str] = {
     "loras": "loras",
     "domain-adapters": "domain_adapters",
     "motion-loras": "motion_loras",
+    "sparsectrl": "sparsectrl_models",
 }
 
 

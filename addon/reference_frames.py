@@ -1,4 +1,4 @@
-"""The picture a clip starts from: an Image datablock, or a render of the scene's current frame, as file bytes.
+"""Reference pictures: an Image datablock, or a render of one of the scene's frames, as file bytes.
 
 Both run on the main thread (they read Blender data); the upload happens later in the job's thread.
 The service accepts PNG, JPEG and WebP and fits the picture to the clip's size (centre crop).
@@ -39,27 +39,53 @@ def image_file_bytes(image: Image, scene: Scene) -> bytes:
         return path.read_bytes()
 
 
-def render_current_frame(scene: Scene, width: int, height: int) -> bytes:
-    """Render the scene's current frame at the clip's size (what the model needs, and faster) as PNG bytes.
+def render_frame(scene: Scene, width: int, height: int, frame: int | None = None) -> bytes:
+    """Render `frame` (default: the current one) at the clip's size (what the model needs, and faster) as PNG bytes.
 
     Blocks while the render runs, like F12: the scene's own render engine and settings are used.
     """
+    with _temporary_png() as path:
+        with clip_resolution(scene, width, height), at_frame(scene, frame):
+            render_to_png(scene, path)
+        return path.read_bytes()
+
+
+def render_to_png(scene: Scene, path: Path) -> None:
+    """Render the scene's current frame with its current settings into an 8-bit RGB PNG at `path`."""
     if scene.camera is None:
-        raise ReferenceImageError("Reference: the scene has no camera to render the current frame from; add one, or "
-                             "choose an Image or None")
+        raise ReferenceImageError("Reference: the scene has no camera to render from; add one, or choose an Image "
+                                  "or None")
+    bpy.ops.render.render(write_still=False, scene=scene.name)
+    result = bpy.data.images.get("Render Result")
+    if result is None:
+        raise ReferenceImageError("Reference: the render produced no image")
+    with png_output(scene):
+        result.save_render(str(path), scene=scene)
+
+
+@contextmanager
+def clip_resolution(scene: Scene, width: int, height: int):  # noqa: ANN201 - a context manager
+    """Render at exactly `width` x `height` for the time being (100 %), then put the scene's size back."""
     render = scene.render
     saved = (render.resolution_x, render.resolution_y, render.resolution_percentage)
     try:
         render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
-        bpy.ops.render.render(write_still=False, scene=scene.name)
+        yield
     finally:
         render.resolution_x, render.resolution_y, render.resolution_percentage = saved
-    result = bpy.data.images.get("Render Result")
-    if result is None:
-        raise ReferenceImageError("Reference: the render produced no image")
-    with _temporary_png() as path, png_output(scene):
-        result.save_render(str(path), scene=scene)
-        return path.read_bytes()
+
+
+@contextmanager
+def at_frame(scene: Scene, frame: int | None):  # noqa: ANN201 - a context manager
+    """Make `frame` current for the time being (None: stay where the scene is)."""
+    current, subframe = scene.frame_current, scene.frame_subframe
+    try:
+        if frame is not None and frame != current:
+            scene.frame_set(frame)
+        yield
+    finally:
+        if scene.frame_current != current or scene.frame_subframe != subframe:
+            scene.frame_set(current, subframe=subframe)
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Rows of the sidebar's lists: image LoRAs and camera moves; and the seed's dice."""
+"""Rows of the sidebar's lists: image LoRAs, camera moves and prompt travel; and the seed's dice."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from bpy.types import Context, Operator
 
 from ..camera_analysis import CAMERA_MOVES
 from ..generation_request import new_seed
+from ..property_groups.generation_settings import effective_frames
 
-LISTS = [("LORAS", "Image LoRAs", ""), ("CAMERA_MOVES", "Camera Moves", "")]
-_COLLECTIONS = {"LORAS": ("loras", "active_lora_index"), "CAMERA_MOVES": ("camera_moves", "active_camera_move_index")}
+LISTS = [("LORAS", "Image LoRAs", ""), ("CAMERA_MOVES", "Camera Moves", ""), ("PROMPT_AT", "Prompt Travel", "")]
+_COLLECTIONS = {"LORAS": ("loras", "active_lora_index"), "CAMERA_MOVES": ("camera_moves", "active_camera_move_index"),
+                "PROMPT_AT": ("prompt_at", "active_prompt_at_index")}
 
 
 class ANIMATEDIFF_OT_list_add(Operator):
@@ -29,6 +31,10 @@ class ANIMATEDIFF_OT_list_add(Operator):
         if self.list == "CAMERA_MOVES":  # a move not in the list yet, so the request stays valid
             used = {m.move for m in collection if m != item}
             item.move = next((m for m in CAMERA_MOVES if m not in used), item.move)
+        elif self.list == "PROMPT_AT":  # halfway from the last prompt's frame to the clip's end
+            frames = effective_frames(settings, context.scene)
+            last = max((p.frame for p in collection if p != item), default=0)
+            item.frame = max(1, min(frames - 1, last + max(1, (frames - last) // 2)))
         elif len(context.window_manager.animatediff.loras):
             item.model = context.window_manager.animatediff.loras[0].name
         setattr(settings, index_attr, len(collection) - 1)

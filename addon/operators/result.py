@@ -1,4 +1,4 @@
-"""Work from an imported clip: generate it again, vary its seed, or load its settings into the sidebar."""
+"""Work from an imported clip: generate it again, vary its seed, extend it, or load its settings into the sidebar."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from bpy.props import EnumProperty, StringProperty
 from bpy.types import Context, Image, Operator
 
 from .. import generation_job
+from ..extend_request import extend_request
 from ..generation_request import apply_request, new_seed
+from ..settings_error import SettingsError
 
 MODES = [
     ("AGAIN", "Generate Again", "Submit the clip's request again, seed and reference included"),
@@ -53,6 +55,36 @@ class ANIMATEDIFF_OT_generate_from_result(Operator):
         return {"FINISHED"}
 
 
+class ANIMATEDIFF_OT_extend_result(Operator):
+    """Continue the clip by New Frames frames from its last Overlap frames; the longer clip is imported as a new
+    result, from the same start frame"""
+
+    bl_idname = "animatediff.extend_result"
+    bl_label = "Extend"
+    bl_options = {"REGISTER"}
+
+    image: StringProperty(name="Image", description="Name of the clip's Image (empty: the sidebar's Result)")
+
+    @classmethod
+    def poll(cls, context: Context) -> bool:
+        return ANIMATEDIFF_OT_generate_from_result.poll(context)
+
+    def execute(self, context: Context) -> set[str]:
+        image = _result_image(context, self.image)
+        if image is None:
+            self.report({"ERROR"}, f"Image: {self.image or '(Result)'!r} is not accepted; expected an Image imported "
+                                   "by AnimateDiff Studio")
+            return {"CANCELLED"}
+        try:
+            request = extend_request(image, context.scene.animatediff)
+        except SettingsError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        plan = generation_job.plan_for_scene(context, request, start_frame=image.animatediff.start_frame)
+        generation_job.start(plan)
+        return {"FINISHED"}
+
+
 class ANIMATEDIFF_OT_use_result_settings(Operator):
     """Load the parameters of an imported clip into the sidebar (its reference picture stays with the service)"""
 
@@ -72,4 +104,4 @@ class ANIMATEDIFF_OT_use_result_settings(Operator):
         return {"FINISHED"}
 
 
-classes = (ANIMATEDIFF_OT_generate_from_result, ANIMATEDIFF_OT_use_result_settings)
+classes = (ANIMATEDIFF_OT_generate_from_result, ANIMATEDIFF_OT_extend_result, ANIMATEDIFF_OT_use_result_settings)

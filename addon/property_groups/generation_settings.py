@@ -15,9 +15,12 @@ from bpy.props import (
 )
 from bpy.types import Image, PropertyGroup, Scene
 
-from ..camera_analysis import CAMERA_MOVE_LABELS, CAMERA_MOVES
+from ..camera_analysis import CAMERA_MOVE_LABELS, CAMERA_MOVES, frame_range
 
 SCHEDULERS = ("ddim", "euler", "euler-ancestral", "dpm++-2m-karras", "lcm")
+CONTEXT_WEIGHTINGS = ("pyramid", "flat")
+MAX_FRAMES = 1024  # the service's limit on a clip's frames
+MAX_FREE_INIT = 5
 MAX_SEED = 2**31 - 1  # Blender integer properties are 32-bit; the service accepts up to 2**63 - 1
 
 CAMERA_MOVE_ITEMS = [(move, CAMERA_MOVE_LABELS[move], f"Camera move {move}") for move in CAMERA_MOVES]
@@ -26,6 +29,17 @@ REFERENCE_ITEMS = [
     ("NONE", "None", "Generate from the prompt alone"),
     ("IMAGE", "Image", "Start the clip from an Image datablock"),
     ("RENDER", "Render Current Frame", "Render the scene's current frame and start the clip from it"),
+    ("RANGE", "Render Frame Range", "Render every frame of the scene's frame range and restyle it "
+              "(video-to-video): the clip gets as many frames as the range"),
+]
+END_REFERENCE_ITEMS = [
+    ("NONE", "None", "Only the first reference picture"),
+    ("IMAGE", "Image", "The clip's last frame comes from an Image datablock"),
+    ("RENDER_END", "Render End Frame", "Render the last frame of the scene's frame range for the clip's last frame"),
+]
+WEIGHTING_ITEMS = [
+    ("pyramid", "Pyramid", "Overlapping windows count most in their middle, where their context is two-sided"),
+    ("flat", "Flat", "Overlapping windows count equally"),
 ]
 
 
@@ -42,6 +56,14 @@ class AnimateDiffCameraMove(PropertyGroup):
     move: EnumProperty(name="Move", items=CAMERA_MOVE_ITEMS, default="zoom-in")
     strength: FloatProperty(name="Strength", description="0: off, 1: as trained, up to 2", default=1.0,
                             min=0.0, max=2.0)
+
+
+class AnimateDiffPromptAt(PropertyGroup):
+    """Prompt travel: this prompt holds from `frame` on (the main prompt holds at frame 0)."""
+
+    frame: IntProperty(name="Frame", description="The clip frame this prompt holds from (1 to frames - 1)",
+                       default=8, min=1, max=MAX_FRAMES - 1)
+    prompt: StringProperty(name="Prompt", description="What the clip shows from this frame on", default="")
 
 
 class AnimateDiffSettings(PropertyGroup):
@@ -86,7 +108,45 @@ class AnimateDiffSettings(PropertyGroup):
     reference_image: PointerProperty(type=Image, name="Reference Image")
     reference_strength: FloatProperty(
         name="Denoising Strength", default=0.8, min=0.0, max=1.0,
-        description="How much the clip may depart from the reference: 0 keeps it, 1 ignores it")
+        description="How much the clip may depart from the reference (or the rendered frame range): 0 keeps it, "
+                    "1 ignores it")
+    reference_frame: IntProperty(name="At Frame", default=0, min=-MAX_FRAMES, max=MAX_FRAMES - 1,
+                                 description="The clip frame the reference picture is pinned to (0: the first; "
+                                             "negative counts from the end, -1 is the last)")
+    end_reference_mode: EnumProperty(name="End Reference", items=END_REFERENCE_ITEMS, default="NONE")
+    end_reference_image: PointerProperty(type=Image, name="End Image")
+    sparsectrl: StringProperty(name="SparseCtrl", description="SparseCtrl model (RGB or scribble; optional): the "
+                               "reference pictures then condition their frames through it instead of starting the "
+                               "clip; empty: none")
+    sparsectrl_weight: FloatProperty(name="SparseCtrl Weight", default=1.0, min=0.0, max=2.0,
+                                     description="SparseCtrl's conditioning scale: 0 is the plain clip")
+
+    # Long clips: sliding context windows, FreeNoise, FreeInit
+    context_length: IntProperty(name="Context Length", default=0, min=0, max=MAX_FRAMES, soft_max=32,
+                                description="Denoise in sliding windows of this many frames, so that clips longer "
+                                            "than the motion module's length work and memory stays flat (0: off; "
+                                            "16, the modules' training length, is the usual choice)")
+    context_overlap: IntProperty(name="Overlap", default=4, min=0, max=MAX_FRAMES - 1,
+                                 description="Frames shared by neighbouring windows")
+    context_weighting: EnumProperty(name="Fuse", items=WEIGHTING_ITEMS, default="pyramid")
+    closed_loop: BoolProperty(name="Closed Loop", default=False,
+                              description="Windows wrap past the end to the first frames: a seamless loop")
+    free_noise: BoolProperty(name="FreeNoise", default=False,
+                             description="Later windows reuse the first window's noise, shuffled: more consistent "
+                                         "content across windows")
+    free_init: IntProperty(name="FreeInit", default=0, min=0, max=MAX_FREE_INIT,
+                           description="Extra refining rounds from low-pass re-initialised noise (0: off; each "
+                                       "round costs a full run; text-to-video only)")
+
+    # Prompt travel
+    prompt_at: CollectionProperty(type=AnimateDiffPromptAt, name="Prompt Travel")
+    active_prompt_at_index: IntProperty(name="Active Prompt", default=0)
+
+    # Continuing an imported clip ("Extend" in the Result panel)
+    extend_frames: IntProperty(name="New Frames", default=16, min=1, max=MAX_FRAMES,
+                               description="Frames to add after the clip's last frame")
+    extend_overlap: IntProperty(name="Overlap", default=4, min=1, max=64,
+                                description="The clip's last frames the continuation starts from")
 
     # Import of the result
     output_directory: StringProperty(name="Output Folder", subtype="DIR_PATH", default="//AnimateDiff/",
@@ -141,4 +201,15 @@ def effective_fps(settings: AnimateDiffSettings, scene: Scene) -> int:
     return scene_fps(scene) if settings.use_scene_fps else settings.fps
 
 
-classes = (AnimateDiffWeightedModel, AnimateDiffCameraMove, AnimateDiffSettings)
+def range_frames(scene: Scene) -> list[int]:
+    """The scene frames "Render Frame Range" renders: the frame (or preview) range, by the scene's frame step."""
+    start, end = frame_range(scene)
+    return list(range(start, end + 1, max(1, scene.frame_step)))
+
+
+def effective_frames(settings: AnimateDiffSettings, scene: Scene) -> int:
+    """The clip's length: the rendered frame range's for video-to-video, else the Frames setting."""
+    return len(range_frames(scene)) if settings.reference_mode == "RANGE" else settings.frames
+
+
+classes = (AnimateDiffWeightedModel, AnimateDiffCameraMove, AnimateDiffPromptAt, AnimateDiffSettings)

@@ -14,7 +14,7 @@ CONNECTION_ITEMS = [
 ]
 JOB_ITEMS = [
     ("IDLE", "Idle", "No generation yet"),
-    ("SUBMITTING", "Submitting", "Sending the request"),
+    ("SUBMITTING", "Submitting", "Uploading the pictures and sending the request"),
     ("QUEUED", "Queued", "Waiting for the service's worker"),
     ("RUNNING", "Running", "Generating"),
     ("DOWNLOADING", "Downloading", "Fetching the frames"),
@@ -44,6 +44,7 @@ class AnimateDiffState(PropertyGroup):
     loras: CollectionProperty(type=AnimateDiffModelEntry)
     domain_adapters: CollectionProperty(type=AnimateDiffModelEntry)
     motion_loras: CollectionProperty(type=AnimateDiffModelEntry)
+    sparsectrl_models: CollectionProperty(type=AnimateDiffModelEntry)
 
     job_status: EnumProperty(name="Job", items=JOB_ITEMS, default="IDLE")
     job_id: StringProperty(name="Job ID")

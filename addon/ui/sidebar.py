@@ -1,5 +1,6 @@
 """The 3D Viewport sidebar tab "AnimateDiff": a main panel (prompt, Generate, progress, preview) and
-sub-panels for models, sampling, camera motion, the reference frame, the import and the last result."""
+sub-panels for models, sampling, camera motion, the import and the last result (clip_panels.py: the
+reference, long clips, prompt travel)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,21 @@ import bpy
 from bpy.types import Context, Panel, UILayout
 
 from ..preferences import status_icon
-from ..property_groups.generation_settings import scene_fps, scene_size
+from ..property_groups.generation_settings import effective_frames, scene_fps, scene_size
 
-PHASE_LABELS = {"queued": "Queued", "loading": "Loading models", "encoding": "Encoding prompt",
+PHASE_LABELS = {"uploading": "Uploading", "queued": "Queued", "loading": "Loading models",
+                "encoding": "Encoding prompt",
                 "denoising": "Denoising", "decoding": "Decoding frames", "downloading": "Downloading frames"}
 MESSAGE_ICONS = {"INFO": "INFO", "WARNING": "ERROR", "ERROR": "CANCEL"}
 
 
-class _SidebarPanel:
+class SidebarPanel:
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "AnimateDiff"
 
 
-class VIEW3D_PT_animatediff(_SidebarPanel, Panel):
+class VIEW3D_PT_animatediff(SidebarPanel, Panel):
     bl_label = "AnimateDiff"
 
     def draw(self, context: Context) -> None:
@@ -62,7 +64,7 @@ def draw_progress(layout: UILayout, state) -> None:  # noqa: ANN001 - AnimateDif
     status = state.job_status
     if status in {"SUBMITTING", "QUEUED", "RUNNING", "DOWNLOADING"}:
         text = PHASE_LABELS.get(state.phase, status.title())
-        if state.phase == "denoising" and state.total_steps:
+        if state.phase in ("denoising", "uploading") and state.total_steps:
             text = f"{text} {state.step}/{state.total_steps}"
         if state.cancel_requested:
             text = f"Cancelling... ({text})"
@@ -81,7 +83,7 @@ def draw_message(layout: UILayout, context: Context, message: str, level: str) -
         box.label(text=line, icon=MESSAGE_ICONS[level] if i == 0 else "BLANK1")
 
 
-class VIEW3D_PT_animatediff_models(_SidebarPanel, Panel):
+class VIEW3D_PT_animatediff_models(SidebarPanel, Panel):
     bl_label = "Models"
     bl_parent_id = "VIEW3D_PT_animatediff"
 
@@ -106,7 +108,7 @@ class VIEW3D_PT_animatediff_models(_SidebarPanel, Panel):
             remove.list, remove.index = "LORAS", i
 
 
-class VIEW3D_PT_animatediff_sampling(_SidebarPanel, Panel):
+class VIEW3D_PT_animatediff_sampling(SidebarPanel, Panel):
     bl_label = "Sampling"
     bl_parent_id = "VIEW3D_PT_animatediff"
 
@@ -122,7 +124,10 @@ class VIEW3D_PT_animatediff_sampling(_SidebarPanel, Panel):
         row.operator("animatediff.randomize_seed", text="", icon="SORTBYEXT")
         layout.prop(settings, "steps")
         layout.prop(settings, "guidance")
-        layout.prop(settings, "frames")
+        if settings.reference_mode == "RANGE":
+            layout.label(text=f"{effective_frames(settings, scene)} frames (the rendered frame range)")
+        else:
+            layout.prop(settings, "frames")
         layout.prop(settings, "scheduler")
         layout.prop(settings, "use_scene_size")
         if settings.use_scene_size:
@@ -139,7 +144,7 @@ class VIEW3D_PT_animatediff_sampling(_SidebarPanel, Panel):
             layout.prop(settings, "fps")
 
 
-class VIEW3D_PT_animatediff_camera(_SidebarPanel, Panel):
+class VIEW3D_PT_animatediff_camera(SidebarPanel, Panel):
     bl_label = "Camera Motion"
     bl_parent_id = "VIEW3D_PT_animatediff"
 
@@ -157,22 +162,7 @@ class VIEW3D_PT_animatediff_camera(_SidebarPanel, Panel):
         row.operator("animatediff.match_scene_camera", icon="CAMERA_DATA")
 
 
-class VIEW3D_PT_animatediff_reference(_SidebarPanel, Panel):
-    bl_label = "Reference Frame"
-    bl_parent_id = "VIEW3D_PT_animatediff"
-    bl_options = {"DEFAULT_CLOSED"}
-
-    def draw(self, context: Context) -> None:
-        layout = self.layout
-        settings = context.scene.animatediff
-        layout.prop(settings, "reference_mode", expand=True)
-        if settings.reference_mode == "IMAGE":
-            layout.template_ID(settings, "reference_image", open="image.open")
-        if settings.reference_mode != "NONE":
-            layout.prop(settings, "reference_strength", slider=True)
-
-
-class VIEW3D_PT_animatediff_import(_SidebarPanel, Panel):
+class VIEW3D_PT_animatediff_import(SidebarPanel, Panel):
     bl_label = "Import"
     bl_parent_id = "VIEW3D_PT_animatediff"
     bl_options = {"DEFAULT_CLOSED"}
@@ -190,7 +180,7 @@ class VIEW3D_PT_animatediff_import(_SidebarPanel, Panel):
         col.prop(settings, "set_frame_range")
 
 
-class VIEW3D_PT_animatediff_result(_SidebarPanel, Panel):
+class VIEW3D_PT_animatediff_result(SidebarPanel, Panel):
     bl_label = "Result"
     bl_parent_id = "VIEW3D_PT_animatediff"
 
@@ -210,14 +200,10 @@ class VIEW3D_PT_animatediff_result(_SidebarPanel, Panel):
         vary = row.operator("animatediff.generate_from_result", text="Vary Seed", icon="SORTBYEXT")
         vary.mode, vary.image = "VARY_SEED", image.name
         layout.operator("animatediff.use_result_settings", icon="IMPORT").image = image.name
+        row = layout.row(align=True)
+        row.prop(settings, "extend_frames", text="New")
+        row.prop(settings, "extend_overlap", text="Overlap")
+        row.operator("animatediff.extend_result", text="Extend", icon="FORWARD").image = image.name
 
 
-classes = (
-    VIEW3D_PT_animatediff,
-    VIEW3D_PT_animatediff_models,
-    VIEW3D_PT_animatediff_sampling,
-    VIEW3D_PT_animatediff_camera,
-    VIEW3D_PT_animatediff_reference,
-    VIEW3D_PT_animatediff_import,
-    VIEW3D_PT_animatediff_result,
-)
+# The order in which they are registered is the order in which the sidebar shows them (ui/__init__.py).

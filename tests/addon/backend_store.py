@@ -21,6 +21,7 @@ from models.testing.tiny_motion import (
     save_lora,
     save_motion_module,
 )
+from models.testing.tiny_sparsectrl import build_tiny_sparsectrl, save_sparsectrl
 
 
 def fill_store(data_dir: Path) -> dict[str, str]:
@@ -35,6 +36,8 @@ def fill_store(data_dir: Path) -> dict[str, str]:
         "lora": save_lora(kohya_lora_state(base.unet, seed=4), store / "loras" / "tiny_style.safetensors"),
         "domain_adapter": save_lora(domain_adapter_state(base.unet, seed=3),
                                     store / "domain-adapters" / "tiny_adapter.ckpt"),
+        # The official v3 layout (diffusers names, motion modules in AnimateDiff's), as a user downloads it.
+        "sparsectrl": save_sparsectrl(build_tiny_sparsectrl("rgb"), store / "sparsectrl" / "tiny_sparsectrl_rgb.ckpt"),
     }
     return {k: str(v) for k, v in files.items()}
 

@@ -134,7 +134,7 @@ def fresh_blender(addon_module):  # noqa: ANN001 - the add-on's module
     for prop in ("connection", "connection_message", "job_status", "job_id", "phase", "step", "total_steps",
                  "progress", "cancel_requested", "preview_image", "message", "message_level"):
         state.property_unset(prop)
-    for attr in ("checkpoints", "motion_modules", "loras", "domain_adapters", "motion_loras"):
+    for attr in ("checkpoints", "motion_modules", "loras", "domain_adapters", "motion_loras", "sparsectrl_models"):
         getattr(state, attr).clear()
     prefs = bpy.context.preferences.addons[ADDON].preferences
     for prop in ("address", "token", "start_backend", "backend_program", "port"):
@@ -180,6 +180,18 @@ def quick_settings(scene: bpy.types.Scene, **overrides) -> None:  # noqa: ANN003
         settings.width = 64
     if "height" not in overrides:
         settings.height = 64
+
+
+def generate(**import_options: bool) -> dict:
+    """Press Generate, let the timer loop run until the job is done; returns the job state as a dict."""
+    settings = bpy.context.scene.animatediff
+    for name, value in import_options.items():
+        setattr(settings, name, value)
+    assert bpy.ops.animatediff.generate() == {"FINISHED"}
+    drive()
+    state = bpy.context.window_manager.animatediff
+    return {"status": state.job_status, "job_id": state.job_id, "message": state.message,
+            "level": state.message_level, "progress": state.progress}
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

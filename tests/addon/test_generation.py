@@ -8,19 +8,7 @@ from pathlib import Path
 import bpy
 import pytest
 
-from tests.addon.conftest import Service, drive, quick_settings
-
-
-def generate(**import_options: bool) -> dict:
-    """Press Generate, let the timer loop run until the job is done; returns the job state as a dict."""
-    settings = bpy.context.scene.animatediff
-    for name, value in import_options.items():
-        setattr(settings, name, value)
-    assert bpy.ops.animatediff.generate() == {"FINISHED"}
-    drive()
-    state = bpy.context.window_manager.animatediff
-    return {"status": state.job_status, "job_id": state.job_id, "message": state.message,
-            "level": state.message_level, "progress": state.progress}
+from tests.addon.conftest import Service, drive, generate, quick_settings
 
 
 def test_connect_lists_the_services_models(connected: Service) -> None:
@@ -38,6 +26,7 @@ def test_connect_lists_the_services_models(connected: Service) -> None:
     assert [m.name for m in state.loras] == ["tiny_style"]
     assert [m.name for m in state.domain_adapters] == ["tiny_adapter"]
     assert [m.name for m in state.motion_loras] == ["v2_lora_ZoomIn"]
+    assert [m.name for m in state.sparsectrl_models] == ["tiny_sparsectrl_rgb"]
     assert state.checkpoints[0].path.endswith("tiny_base.safetensors") and state.checkpoints[0].size_mb > 0
     # A scene with no model chosen gets the first of each list.
     settings = bpy.context.scene.animatediff

@@ -123,7 +123,8 @@ def test_camera_reference_import_and_result_panels() -> None:
     settings.result_image = image
     calls = draw(bpy.types.VIEW3D_PT_animatediff_result)
     assert operators(calls) == ["animatediff.generate_from_result", "animatediff.generate_from_result",
-                                "animatediff.use_result_settings"]
+                                "animatediff.use_result_settings", "animatediff.extend_result"]
+    assert [c[1][1] for c in calls if c[0] == "prop"] == ["extend_frames", "extend_overlap"]
     assert any("seed 3" in text for text in labels(calls))
 
 
@@ -147,3 +148,65 @@ def test_preferences_show_the_connection() -> None:
     assert operators(calls) == ["animatediff.connect"]
     assert [c[1][1] for c in calls if c[0] == "prop"] == ["address", "token", "start_backend", "backend_program",
                                                           "port"]
+
+
+def props(calls: list) -> list[str]:
+    return [c[1][1] for c in calls if c[0] == "prop"]
+
+
+def test_reference_panel_for_each_source() -> None:
+    scene, settings = bpy.context.scene, bpy.context.scene.animatediff
+    panel = bpy.types.VIEW3D_PT_animatediff_reference
+    assert props(draw(panel)) == ["reference_mode"]
+
+    settings.reference_mode = "RENDER"
+    calls = draw(panel)
+    assert props(calls) == ["reference_mode", "reference_frame", "end_reference_mode", "reference_strength"]
+    assert [(c[1][1], c[1][3]) for c in calls if c[0] == "prop_search"] == [("sparsectrl", "sparsectrl_models")]
+    settings.end_reference_mode, settings.sparsectrl = "IMAGE", "tiny_sparsectrl_rgb"
+    calls = draw(panel)
+    assert ("template_ID", (settings, "end_reference_image")) in [(c[0], c[1]) for c in calls]
+    assert props(calls)[-1] == "sparsectrl_weight"  # SparseCtrl runs the whole schedule: no denoising strength
+
+    settings.reference_mode = "RANGE"
+    scene.frame_start, scene.frame_end = 11, 34
+    calls = draw(panel)
+    assert props(calls) == ["reference_mode", "reference_strength"]
+    assert "Frames 11-34: 24 rendered" in labels(calls)
+    assert "24 frames (the rendered frame range)" in labels(draw(bpy.types.VIEW3D_PT_animatediff_sampling))
+    assert "frames" not in props(draw(bpy.types.VIEW3D_PT_animatediff_sampling))
+
+
+def test_long_clip_and_prompt_travel_panels() -> None:
+    settings = bpy.context.scene.animatediff
+    settings.frames = 48
+    calls = draw(bpy.types.VIEW3D_PT_animatediff_long_clip)
+    assert props(calls) == ["context_length", "context_overlap", "context_weighting", "closed_loop", "free_noise",
+                            "free_init"]
+    assert "48 frames may not fit the module: set a Context Length (16)" in labels(calls)
+    settings.context_length = 16
+    assert not any("may not fit" in text for text in labels(draw(bpy.types.VIEW3D_PT_animatediff_long_clip)))
+
+    panel = bpy.types.VIEW3D_PT_animatediff_prompt_travel
+    assert operators(draw(panel)) == ["animatediff.list_add"]
+    settings.prompt_at.add().prompt = "night"
+    calls = draw(panel)
+    assert props(calls) == ["frame", "prompt"]
+    assert operators(calls) == ["animatediff.list_remove", "animatediff.list_add"]
+
+
+def test_upload_progress_is_counted() -> None:
+    state = bpy.context.window_manager.animatediff
+    state.job_status, state.phase, state.progress = "SUBMITTING", "uploading", 0.125
+    state.step, state.total_steps = 3, 24
+    [progress] = [c[2] for c in draw(bpy.types.VIEW3D_PT_animatediff) if c[0] == "progress"]
+    assert progress["text"] == "Uploading 3/24"
+
+
+def test_panels_are_shown_in_order() -> None:
+    from addon import ui
+
+    names = [cls.__name__ for cls in ui.classes]
+    assert names[4:7] == ["VIEW3D_PT_animatediff_reference", "VIEW3D_PT_animatediff_long_clip",
+                          "VIEW3D_PT_animatediff_prompt_travel"]
+    assert all(hasattr(bpy.types, name) for name in names)
