@@ -61,11 +61,27 @@ def test_diffusers_layout_equals_original_layout(assembled, tiny_files):
     torch.testing.assert_close(got, _lora_delta(tiny_files.motion_lora_original, x, 0.5), rtol=1e-4, atol=1e-6)
 
 
-def test_deactivating_removes_the_delta(assembled, tiny_files):
-    assembled.adapters.activate([AdapterSpec(tiny_files.motion_lora_original, "motion-lora", 1.0, "m")])
+def test_deactivating_removes_the_delta_and_keeps_the_adapter_for_later(assembled, tiny_files):
+    spec = AdapterSpec(tiny_files.motion_lora_original, "motion-lora", 1.0, "m")
+    assembled.adapters.activate([spec])
+    x = torch.randn(5, 32, generator=torch.Generator().manual_seed(3))
+    layer = _layer(assembled.pipe)
+    plain = layer.base_layer(x)
     assembled.adapters.activate([])
-    assert assembled.adapters.loaded == set()
-    assert not hasattr(_layer(assembled.pipe), "lora_A") or not _layer(assembled.pipe).lora_A
+    torch.testing.assert_close(layer(x), plain, rtol=0, atol=0)  # loaded, but doing nothing
+    assert spec.name in assembled.adapters.loaded
+    assembled.adapters.activate([AdapterSpec(tiny_files.motion_lora_2, "motion-lora", 0.3, "m")])
+    torch.testing.assert_close(_delta(layer, x), _lora_delta(tiny_files.motion_lora_2, x, 0.3), rtol=1e-4, atol=1e-6)
+
+
+def test_only_the_most_recent_adapters_stay_loaded(assembled, tiny_files, monkeypatch):
+    monkeypatch.setattr(assembled.adapters, "KEEP_LOADED", 1)
+    first = AdapterSpec(tiny_files.motion_lora_original, "motion-lora", 1.0, "m")
+    second = AdapterSpec(tiny_files.motion_lora_2, "motion-lora", 1.0, "m")
+    assembled.adapters.activate([first])
+    assembled.adapters.activate([second])
+    assert list(assembled.adapters.loaded) == [second.name]
+    assert first.name not in assembled.pipe.get_list_adapters().get("unet", [])
 
 
 def test_plain_diffusers_loads_the_original_layout_as_nothing(assembled, tiny_files):
@@ -104,7 +120,7 @@ def test_v2_motion_lora_on_a_module_without_mid_block_is_refused(tiny_files):
         v3.adapters.activate([AdapterSpec(tiny_files.motion_lora_original, "motion-lora", 1.0, "camera[0]")])
     assert info.value.field == "camera[0]"
     assert "motion-module version" in info.value.message
-    assert v3.adapters.loaded == set()
+    assert not v3.adapters.loaded
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,8 @@ def test_motion_lora_changes_the_output(engine, make_request, tiny_files):
     zoom = engine.generate(make_request(motion_loras=(WeightedFile(str(tiny_files.motion_lora_original), 1.0),)))
     assert zoom.pipeline_cached is True  # adapters swap on the cached pipeline
     assert np.abs(_frames(plain) - _frames(zoom)).max() > 0
+    again = engine.generate(make_request())  # the MotionLoRA stays loaded for later, but does nothing now
+    assert np.array_equal(_frames(plain), _frames(again))
 
 
 def test_progress_reports_every_step_and_cancel_skips_decode(engine, make_request):
