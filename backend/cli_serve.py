@@ -47,6 +47,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from backend.server.app import Settings, create_app
+    from backend.server.instance_lock import AlreadyRunning, acquire_instance_lock
     from backend.server.security import is_loopback_bind, load_or_create_token, token_path
     from models.errors import InvalidInputError
     from models.paths import data_dir
@@ -56,6 +57,14 @@ def run_serve(args: argparse.Namespace) -> int:
                                 "--allow-remote (they will still need the token)", field="host")
     root = data_dir()
     root.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = acquire_instance_lock(root)  # noqa: F841 - held until the process ends
+    except AlreadyRunning:
+        running = _read_info(server_info_path(root))
+        raise InvalidInputError(
+            f"data folder: {root} is already served by another running service ({running.get('url', 'starting')}, "
+            f"pid {running.get('pid', '?')}); attach to it, or give this one its own ANIMATEDIFF_STUDIO_DATA_DIR",
+            field="data_dir") from None
     token = load_or_create_token()
     try:
         sock = _bind(args.host, args.port)
@@ -82,6 +91,13 @@ def run_serve(args: argparse.Namespace) -> int:
 def _url_host(host: str) -> str:
     host = host.strip("[]")
     return f"[{host}]" if ":" in host else host
+
+
+def _read_info(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _remove_own_info(path: Path) -> None:

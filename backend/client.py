@@ -520,6 +520,17 @@ def ensure_backend(*, python: str | None = None, port: int = DEFAULT_PORT, comma
     client = attach(data_dir, config_dir)
     if client is not None:
         return client
+    if service_alive(data_dir):
+        # A live service that is slow to answer (busy on a loaded machine, or still starting): wait for it.
+        # Starting a second one would be refused anyway: one service per data folder.
+        deadline = time.monotonic() + start_timeout
+        while time.monotonic() < deadline:
+            client = attach(data_dir, config_dir, timeout=5.0)
+            if client is not None:
+                return client
+            time.sleep(0.2)
+        raise BackendStartError(f"a service is running for {data_dir} but did not answer within "
+                                f"{start_timeout:.0f} s; see its log {data_dir / 'logs' / 'server.log'}")
     cmd = command or [python or sys.executable, "-m", "backend.cli", "serve", "--port", str(port)]
     child_env = {**os.environ, **(env or {}), "ANIMATEDIFF_STUDIO_DATA_DIR": str(data_dir),
                  "ANIMATEDIFF_STUDIO_CONFIG_DIR": str(config_dir)}
@@ -542,6 +553,31 @@ def ensure_backend(*, python: str | None = None, port: int = DEFAULT_PORT, comma
     proc.kill()
     raise BackendStartError(f"the backend did not answer within {start_timeout:.0f} s ({' '.join(cmd)}); "
                             f"see its log {log_path}:\n{_tail(log_path)}")
+
+
+def service_alive(data_dir: Path) -> bool:
+    """Whether a service process holds `data_dir`'s instance lock (taken by `serve` for its whole life, and
+    dropped by the OS when it dies, even by kill -9). The same lock as backend/server/instance_lock.py,
+    probed here with the standard library because this module is vendored on its own into the add-on."""
+    path = data_dir / "server.lock"
+    if not path.exists():
+        return False
+    with open(path, "a+") as handle:
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        except OSError:
+            return True
+    return False
 
 
 def _tail(path: Path, lines: int = 20) -> str:

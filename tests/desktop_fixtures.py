@@ -1,7 +1,8 @@
 """Shared pieces of the desktop tests: a real service whose model store holds the tiny models, and windows.
 
 The store (not `ANIMATEDIFF_STUDIO_MODEL_DIRS`) is what `GET /v1/models` lists, so the tiny base, motion
-module and a zoom-in MotionLoRA are copied into `<data dir>/models/<kind>/` of the test's own service.
+module, a zoom-in MotionLoRA and an RGB SparseCtrl are copied into `<data dir>/models/<kind>/` of the test's
+own service.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from server_fixtures import BASE_NAME, MOTION_NAME, ServiceProcess, new_service,
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "desktop"  # screenshots for a reviewer (gitignored)
 ZOOM_IN_FILE = "v2_lora_ZoomIn.ckpt"
+SPARSECTRL_FILE = "v3_tiny_sparsectrl_rgb.ckpt"  # the official files' layout, sized for the tiny base
 _service: ServiceProcess | None = None
 
 
@@ -34,6 +36,9 @@ def stock_store(service: ServiceProcess) -> None:
         shutil.copy2(models / name, store / kind / name)
     (store / "motion-loras").mkdir(parents=True, exist_ok=True)
     tiny_motion_lora(store / "motion-loras")
+    from models.testing.tiny_sparsectrl import build_tiny_sparsectrl, save_sparsectrl
+
+    save_sparsectrl(build_tiny_sparsectrl("rgb"), store / "sparsectrl" / SPARSECTRL_FILE)
 
 
 def store_only_service() -> ServiceProcess:
@@ -70,6 +75,21 @@ def png_file(path: Path, width: int = 64, height: int = 48, color: str = "#3070c
     return path
 
 
+def video_file(path: Path, colors: list[str], size: int = 64, fps: int = 8) -> Path:
+    """A real video (H.264 MP4 by default, from the file's suffix) whose frame i is filled with `colors[i]`,
+    written with imageio-ffmpeg as the backend reads it."""
+    import imageio_ffmpeg
+    from PySide6.QtGui import QColor
+
+    writer = imageio_ffmpeg.write_frames(str(path), (size, size), fps=fps, macro_block_size=1)
+    writer.send(None)
+    for color in colors:
+        rgb = QColor(color)
+        writer.send(bytes([rgb.red(), rgb.green(), rgb.blue()]) * (size * size))
+    writer.close()
+    return path
+
+
 def open_window(qtbot, service: ServiceProcess, tmp_path: Path, **settings):  # noqa: ANN001, ANN201
     """A shown `MainWindow` connected to `service`, with its own settings file; waits for the model listing."""
     from desktop.main_window import MainWindow
@@ -84,6 +104,23 @@ def open_window(qtbot, service: ServiceProcess, tmp_path: Path, **settings):  # 
     qtbot.waitUntil(lambda: bool(window.models.models), timeout=15_000)
     qtbot.waitUntil(lambda: window.generate.base.combo.count() > 0, timeout=15_000)  # the pickers come next
     return window
+
+
+def fill_form(qtbot, window, prompt: str, frames: int = 4, steps: int = 2) -> None:  # noqa: ANN001
+    """What a user does before Generate: prompt, models, a small size, few frames and steps."""
+    gen = window.generate
+    qtbot.keyClicks(gen.prompt, prompt)
+    gen.base.combo.setCurrentIndex(gen.base.combo.findText(BASE_NAME))
+    gen.motion_module.combo.setCurrentIndex(gen.motion_module.combo.findText(MOTION_NAME))
+    type_into(qtbot, gen.width_spin, "64")
+    type_into(qtbot, gen.height_spin, "64")
+    type_into(qtbot, gen.frames, str(frames))
+    type_into(qtbot, gen.steps, str(steps))
+
+
+def job_frames(job) -> int:  # noqa: ANN001 - a client Job
+    """How many frames the service wrote for a job."""
+    return sum(1 for name in job.files if name.startswith("frames/"))
 
 
 def type_into(qtbot, widget, text: str) -> None:  # noqa: ANN001 - a QSpinBox, QLineEdit ...

@@ -5,20 +5,8 @@ Real widgets offscreen, a real `serve` process on loopback with the tiny models 
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import pytest
-from desktop_fixtures import (
-    ZOOM_IN_FILE,
-    click,
-    desktop_service,
-    drop_files,
-    open_window,
-    png_file,
-    screenshot,
-    type_into,
-)
+from desktop_fixtures import ZOOM_IN_FILE, click, desktop_service, fill_form, open_window, screenshot, type_into
 from PySide6.QtCore import QObject, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QImage
 from PySide6.QtWidgets import QFileDialog
@@ -30,18 +18,6 @@ JOB_TIMEOUT_MS = 90_000  # the first job of the session loads the tiny pipeline 
 @pytest.fixture(scope="session")
 def service() -> ServiceProcess:
     return desktop_service()
-
-
-def fill_form(qtbot, window, prompt: str, frames: int = 4, steps: int = 2) -> None:  # noqa: ANN001
-    """What a user does before Generate: prompt, models, a small size, few frames and steps."""
-    gen = window.generate
-    qtbot.keyClicks(gen.prompt, prompt)
-    gen.base.combo.setCurrentIndex(gen.base.combo.findText(BASE_NAME))
-    gen.motion_module.combo.setCurrentIndex(gen.motion_module.combo.findText(MOTION_NAME))
-    type_into(qtbot, gen.width_spin, "64")
-    type_into(qtbot, gen.height_spin, "64")
-    type_into(qtbot, gen.frames, str(frames))
-    type_into(qtbot, gen.steps, str(steps))
 
 
 class _UrlCatcher(QObject):
@@ -113,25 +89,6 @@ def test_generate_watch_play_export(qtbot, service: ServiceProcess, tmp_path, mo
         QDesktopServices.unsetUrlHandler("file")
     assert [u.toLocalFile() for u in catcher.urls] == [str(service.data_dir / "jobs" / job_id)]
     assert (service.data_dir / "jobs" / job_id / "animation.gif").is_file()
-
-
-def test_reference_picture_by_drag_and_drop(qtbot, service: ServiceProcess, tmp_path) -> None:
-    window = open_window(qtbot, service, tmp_path)
-    gen = window.generate
-    picture = png_file(tmp_path / "start frame.png", 64, 64, "#d04020")
-    assert not drop_files(gen.reference, [tmp_path / "notes.txt"])  # not a picture: the drag is refused
-    assert drop_files(gen.reference, [picture])
-    assert gen.reference.path == picture and not gen.reference.pixmap().isNull()
-    fill_form(qtbot, window, "a sunset over the sea")
-    gen.reference_strength.setValue(50)
-    click(qtbot, gen.generate_button)
-    qtbot.waitUntil(lambda: window.watch.player.frame_count == 4, timeout=JOB_TIMEOUT_MS)
-    job = service.client.job(window.watch.job_id)
-    # The picture went through POST /v1/uploads: the job names it by the SHA-256 of its bytes.
-    assert job.request["references"] == [{"image": hashlib.sha256(picture.read_bytes()).hexdigest(), "frame": 0}]
-    assert job.request["reference_strength"] == 0.5
-    meta = json.loads(service.client.file_bytes(job.id, "metadata.json"))
-    assert meta["request"]["references"][0]["image"] == job.request["references"][0]["image"]
 
 
 def test_rejected_request_shows_the_services_sentence(qtbot, service: ServiceProcess, tmp_path) -> None:

@@ -155,3 +155,13 @@ def test_scheduler_choices_are_the_services() -> None:
     from desktop.views.generate_view import SCHEDULERS as OFFERED
 
     assert OFFERED == SCHEDULERS
+
+
+def test_clip_option_limits_are_the_services() -> None:
+    """The form's own checks restate the engine's limits (the UI must not import the engine): keep them equal."""
+    from backend.engine.context_windows import WEIGHTINGS
+    from backend.engine.request_checks import MAX_FREE_INIT
+    from desktop import form_checks
+    from desktop.views.long_clip_panel import WEIGHTINGS as OFFERED_WEIGHTINGS
+
+    assert sorted(OFFERED_WEIGHTINGS) == sorted(WEIGHTINGS) and form_checks.MAX_FREE_INIT == MAX_FREE_INIT

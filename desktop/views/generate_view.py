@@ -1,46 +1,45 @@
-"""The Generate view: models, prompt, settings, camera moves and a reference picture -> a queued job.
+"""The Generate view: models, prompt, settings, camera moves and the clip options of issue 7 (reference pictures
+at frames, SparseCtrl, video to video, context windows, prompt travel) -> a queued job.
 
-Generate returns at once: the upload (if any) and `POST /v1/jobs` run in a background thread, the job id
-comes back through `submitted`; a rejection shows the service's sentence and frames the field it names.
+Generate first checks the form (`desktop/form_checks.py`: a bad value is refused before anything is sent,
+naming the field, the value and what is accepted); then the uploads (pictures, a video's frames) and
+`POST /v1/jobs` run in a background thread, and the job id comes back through `submitted`. A rejection by the
+service shows its sentence and frames the field it names.
 """
 
 from __future__ import annotations
 
-import random
+import contextlib
 import re
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
-from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSlider,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from backend.client import ApiError, CameraMoveStatus, Client, ModelCheck, ModelFile
+from backend.client import CameraMoveStatus, Client, ModelCheck, ModelFile
+from desktop.form_checks import check_form
+from desktop.uploads import upload_inputs
 from desktop.views.camera_panel import CameraPanel
-from desktop.views.common import WARNING_STYLE, ImageDropZone, mark_invalid, message_label
+from desktop.views.clip_settings import SCHEDULERS, ClipSettings
+from desktop.views.common import WARNING_STYLE, mark_invalid, message_label
+from desktop.views.long_clip_panel import LongClipPanel
 from desktop.views.model_picker import NONE_CHOICE, ModelPicker
+from desktop.views.prompt_travel_panel import PromptTravelPanel
+from desktop.views.references_panel import ReferencesPanel
+from desktop.views.video_panel import VideoPanel
 from desktop.workers import describe_error, run_task
 
-# The service's accepted schedulers (backend.engine.request_checks.SCHEDULERS; a test keeps the two equal). Not
-# imported from there: the engine package is the backend's, and the UI must not depend on its layout.
-SCHEDULERS: tuple[str, ...] = ("ddim", "euler", "euler-ancestral", "dpm++-2m-karras", "lcm")
+__all__ = ["SCHEDULERS", "GenerateView"]
 CHECK_DELAY_MS = 400  # pre-flight check this long after the last change of a model field
 
 
@@ -49,6 +48,7 @@ class GenerateView(QWidget):
 
     submitted = Signal(str, dict)
     rejected = Signal(str)
+    _progress = Signal(str)  # emitted by the submit thread ("Uploading video frame 3/16...")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -65,7 +65,6 @@ class GenerateView(QWidget):
         self.motion_module = ModelPicker("motion-modules")
         self.lora = ModelPicker("loras", optional=True, weight=(-4.0, 4.0, 1.0))
         self.domain_adapter = ModelPicker("domain-adapters", optional=True, weight=(0.0, 1.0, 1.0))
-        self.pickers = (self.base, self.motion_module, self.lora, self.domain_adapter)
         self.refresh_models_button = QPushButton("Refresh list")
         self.refresh_models_button.clicked.connect(self.refresh_models)
         models_box = QGroupBox("Models")
@@ -87,77 +86,20 @@ class GenerateView(QWidget):
         prompt_form.addRow("Prompt", self.prompt)
         prompt_form.addRow("Negative", self.negative_prompt)
 
-        self.seed = QLineEdit()
-        self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,19}")))
-        self.seed.setPlaceholderText("random")
-        self.random_seed = QCheckBox("Random")
-        self.random_seed.setChecked(True)
-        self.random_seed.toggled.connect(lambda on: self.seed.setEnabled(not on))
-        self.seed.setEnabled(False)
-        self.dice = QPushButton("New seed")
-        self.dice.setToolTip("Draw a seed now (so you can see it and reuse it)")
-        self.dice.clicked.connect(self.draw_seed)
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(self.random_seed)
-        seed_row.addWidget(self.dice)
-        # Ranges are the service's; width/height accept any number so that the service's own sentence
-        # ("expected a multiple of 8") is what the user sees, not a silent correction.
-        self.steps = _spin(1, 200, 25)
-        self.guidance = QDoubleSpinBox()
-        self.guidance.setRange(0.0, 30.0)
-        self.guidance.setSingleStep(0.5)
-        self.guidance.setValue(7.5)
-        self.frames = _spin(1, 1024, 16)
-        self.width_spin = _spin(64, 2048, 512, step=8)
-        self.height_spin = _spin(64, 2048, 512, step=8)
-        self.fps = _spin(1, 60, 8)
-        self.scheduler = QComboBox()
-        self.scheduler.addItems(SCHEDULERS)
-        size_row = QHBoxLayout()
-        size_row.addWidget(self.width_spin, 1)
-        size_row.addWidget(QLabel("x"), 0)
-        size_row.addWidget(self.height_spin, 1)
-        settings_box = QGroupBox("Settings")
-        settings_form = QFormLayout(settings_box)
-        settings_form.addRow("Seed", seed_row)
-        settings_form.addRow("Steps", self.steps)
-        settings_form.addRow("Guidance", self.guidance)
-        settings_form.addRow("Frames", self.frames)
-        settings_form.addRow("Size (w x h)", size_row)
-        settings_form.addRow("FPS", self.fps)
-        settings_form.addRow("Scheduler", self.scheduler)
-
+        self.settings = ClipSettings()
+        s = self.settings  # its fields stay reachable on the view
+        self.seed, self.random_seed, self.dice = s.seed, s.random_seed, s.dice
+        self.steps, self.guidance, self.frames = s.steps, s.guidance, s.frames
+        self.width_spin, self.height_spin, self.fps, self.scheduler = s.width_spin, s.height_spin, s.fps, s.scheduler
+        self.prompt_travel = PromptTravelPanel()
         self.camera = CameraPanel()
         self.preflight = message_label(WARNING_STYLE)  # check findings no picker owns: camera[i], frames, ...
         self.preflight.hide()
-
-        self.reference = ImageDropZone()
-        self.reference.refused.connect(self._show_error)
-        self.reference_browse = QPushButton("Choose picture...")
-        self.reference_browse.clicked.connect(self.browse_reference)
-        self.reference_clear = QPushButton("Clear")
-        self.reference_clear.clicked.connect(self.reference.clear_image)
-        self.reference_frame = _spin(-1024, 1023, 0)
-        self.reference_frame.setToolTip("the frame the picture is; -1 is the last frame")
-        self.reference_strength = QSlider(Qt.Orientation.Horizontal)
-        self.reference_strength.setRange(0, 100)
-        self.reference_strength.setValue(80)
-        strength_label = QLabel("0.80")
-        self.reference_strength.valueChanged.connect(lambda v: strength_label.setText(f"{v / 100:.2f}"))
-        strength_row = QHBoxLayout()
-        strength_row.addWidget(self.reference_strength, 1)
-        strength_row.addWidget(strength_label)
-        ref_buttons = QHBoxLayout()
-        ref_buttons.addWidget(self.reference_browse)
-        ref_buttons.addWidget(self.reference_clear)
-        reference_box = QGroupBox("Reference picture (image to video)")
-        ref_form = QFormLayout(reference_box)
-        ref_form.addRow(self.reference)
-        ref_form.addRow(ref_buttons)
-        ref_form.addRow("At frame", self.reference_frame)
-        ref_form.addRow("Strength", strength_row)
-        ref_form.addRow(QLabel("0 keeps the picture, 1 ignores it"))
+        self.references = ReferencesPanel()
+        self.video = VideoPanel()
+        self.long_clip = LongClipPanel()
+        self.panels = (self.references, self.video, self.long_clip, self.prompt_travel)
+        self.pickers = (self.base, self.motion_module, self.lora, self.domain_adapter, self.references.sparsectrl)
 
         self.error = message_label()
         self.generate_button = QPushButton("Generate")
@@ -167,21 +109,20 @@ class GenerateView(QWidget):
         self.generate_button.setEnabled(False)
 
         left = QVBoxLayout()
-        for w in (models_box, prompt_box, settings_box):
+        for w in (models_box, prompt_box, self.settings, self.prompt_travel, self.long_clip):
             left.addWidget(w)
         left.addStretch(1)
         right = QVBoxLayout()
-        right.addWidget(self.camera)
-        right.addWidget(self.preflight)
-        right.addWidget(reference_box)
+        for w in (self.camera, self.preflight, self.references, self.video):
+            right.addWidget(w)
         right.addStretch(1)
         columns = QHBoxLayout()
         columns.addLayout(left, 1)
         columns.addLayout(right, 1)
-        body = QWidget()
-        body.setLayout(columns)
+        self.body = QWidget()  # the whole form (a screenshot of it shows what the scroll area hides)
+        self.body.setLayout(columns)
         scroll = QScrollArea()
-        scroll.setWidget(body)
+        scroll.setWidget(self.body)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(scroll.Shape.NoFrame)
         bottom = QHBoxLayout()
@@ -198,17 +139,21 @@ class GenerateView(QWidget):
                 picker.weight.valueChanged.connect(self.schedule_check)
         for box in self.camera.boxes.values():
             box.toggled.connect(self.schedule_check)
-        self.frames.valueChanged.connect(self.schedule_check)
+        self.frames.valueChanged.connect(self._clip_changed)
+        self.motion_module.combo.currentTextChanged.connect(self._clip_changed)
+        self.long_clip.context_length.valueChanged.connect(self.schedule_check)
         self.scheduler.currentTextChanged.connect(self.schedule_check)
+        self.references.refused.connect(self._show_error)
+        self.video.refused.connect(self._show_error)
+        self.video.counted.connect(self.frames.setValue)
+        self._progress.connect(self._show_progress)
+        self._clip_changed()
 
-        # Field paths in the service's errors -> the widget to frame.
+        # Field paths in the service's errors -> the widget to frame (the panels answer for their own fields).
         self._field_widgets: dict[str, QWidget] = {
             "prompt": self.prompt, "negative_prompt": self.negative_prompt, "base": self.base.combo,
             "motion_module": self.motion_module.combo, "loras": self.lora.combo,
-            "domain_adapter": self.domain_adapter.combo, "seed": self.seed, "steps": self.steps,
-            "guidance": self.guidance, "frames": self.frames, "width": self.width_spin, "height": self.height_spin,
-            "fps": self.fps, "scheduler": self.scheduler, "references": self.reference,
-            "reference_strength": self.reference_strength,
+            "domain_adapter": self.domain_adapter.combo, **self.settings.widgets,
         }
 
     # -- the backend -------------------------------------------------------------------------------------------
@@ -238,6 +183,21 @@ class GenerateView(QWidget):
         for picker in self.pickers:
             picker.set_models(by_kind.get(picker.kind, []))
         self.camera.set_files(moves)
+        self._clip_changed()
+
+    def module_frames(self) -> int | None:
+        """The chosen motion module's position-encoding length, when the listing says it."""
+        chosen = self.motion_module.chosen_file()
+        config = (chosen.details.get("config") or {}) if chosen is not None else {}
+        length = config.get("motion_max_seq_length")
+        return length if isinstance(length, int) else None
+
+    def _clip_changed(self) -> None:
+        frames = self.frames.value()
+        self.references.set_frames(frames)
+        self.prompt_travel.set_frames(frames)
+        self.video.set_frames(frames)
+        self.long_clip.set_clip(frames, self.module_frames(), self.motion_module.value())
         self.schedule_check()
 
     # -- the pre-flight check ----------------------------------------------------------------------------------
@@ -252,6 +212,8 @@ class GenerateView(QWidget):
         if self.client is None:
             return
         client, request = self.client, self.build_request()
+        if request.get("context_length"):
+            request["frames"] = request["context_length"]  # the module attends over one window at a time
         self._check_seq += 1
         seq = self._check_seq
         run_task(self, lambda: client.check_models(request), lambda check: self._show_check(seq, check),
@@ -261,18 +223,17 @@ class GenerateView(QWidget):
         if seq != self._check_seq:
             return  # the form changed since: a newer check is on its way
         self.last_check = check
+        pickers = {"base": self.base, "motion_module": self.motion_module, "loras": self.lora,
+                   "domain_adapter": self.domain_adapter, "sparsectrl": self.references.sparsectrl}
         by_field: dict[str, list[tuple[str, bool]]] = {}
         others = []
         for issue, is_error in [(i, True) for i in check.errors] + [(i, False) for i in check.warnings]:
             root = re.split(r"[.\[]", issue.field, maxsplit=1)[0]
-            picker = {"base": self.base, "motion_module": self.motion_module, "loras": self.lora,
-                      "domain_adapter": self.domain_adapter}.get(root)
-            if picker is not None:
+            if root in pickers:
                 by_field.setdefault(root, []).append((issue.message, is_error))
             else:
                 others.append(("Error: " if is_error else "Warning: ") + issue.message)
-        for name, picker in (("base", self.base), ("motion_module", self.motion_module), ("loras", self.lora),
-                             ("domain_adapter", self.domain_adapter)):
+        for name, picker in pickers.items():
             picker.show_check(by_field.get(name, []))
         self.preflight.setText("\n".join(others))
         self.preflight.setVisible(bool(others))
@@ -289,38 +250,28 @@ class GenerateView(QWidget):
     # -- the form ----------------------------------------------------------------------------------------------
 
     def draw_seed(self) -> None:
-        self.random_seed.setChecked(False)
-        self.seed.setText(str(random.randint(0, 2**31 - 1)))
-
-    def browse_reference(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Reference picture", "", "Pictures (*.png *.jpg *.jpeg *.webp)")
-        if path:
-            problem = self.reference.set_image(Path(path))
-            if problem:
-                self._show_error(problem)
+        self.settings.draw_seed()
 
     def build_request(self) -> dict[str, Any]:
-        """The `POST /v1/jobs` body for what the form shows (references are added once uploaded)."""
+        """The `POST /v1/jobs` body for what the form shows; local pictures and a local video stand in by path
+        until they are uploaded (`generate`)."""
         request: dict[str, Any] = {
             "prompt": self.prompt.toPlainText().strip(), "negative_prompt": self.negative_prompt.toPlainText().strip(),
-            "base": self.base.value(), "motion_module": self.motion_module.value(),
-            "width": self.width_spin.value(), "height": self.height_spin.value(), "frames": self.frames.value(),
-            "steps": self.steps.value(), "guidance": round(self.guidance.value(), 2), "fps": self.fps.value(),
-            "scheduler": self.scheduler.currentText(), "camera": self.camera.camera(),
+            "base": self.base.value(), "motion_module": self.motion_module.value(), "camera": self.camera.camera(),
         }
-        if not self.random_seed.isChecked() and self.seed.text():
-            request["seed"] = int(self.seed.text())  # beyond MAX_SEED: the service names the range
+        self.settings.add_to(request)
         if self.lora.value():
             request["loras"] = [{"path": self.lora.value(), "weight": self.lora.weight.value()}]
         if self.domain_adapter.value():
             request["domain_adapter"] = {"path": self.domain_adapter.value(),
                                          "weight": self.domain_adapter.weight.value()}
-        if self.reference.path is not None:
-            request["reference_strength"] = self.reference_strength.value() / 100
+        for panel in self.panels:
+            panel.add_to(request)
         return request
 
     def load_request(self, request: dict[str, Any], seed: int | None = None) -> None:
-        """Fill the form from a job's request (history: "Edit"); `seed` overrides the request's."""
+        """Fill the form from a job's request (history: "Edit"); `seed` overrides the request's. Pictures and
+        video frames come back by their upload ids (the service keeps them)."""
         self.prompt.setPlainText(request.get("prompt", ""))
         self.negative_prompt.setPlainText(request.get("negative_prompt", ""))
         self.base.select(request.get("base", ""))
@@ -329,37 +280,44 @@ class GenerateView(QWidget):
         self.lora.select(loras[0]["path"] if loras else NONE_CHOICE)
         adapter = request.get("domain_adapter")
         self.domain_adapter.select(adapter["path"] if adapter else NONE_CHOICE)
-        for spin, name in ((self.width_spin, "width"), (self.height_spin, "height"), (self.frames, "frames"),
-                           (self.steps, "steps"), (self.fps, "fps")):
-            if name in request:
-                spin.setValue(int(request[name]))
-        self.guidance.setValue(float(request.get("guidance", 7.5)))
-        self.scheduler.setCurrentText(request.get("scheduler", "ddim"))
+        self.settings.load(request, seed if seed is not None else request.get("seed"))
         self.camera.load(request.get("camera") or [])
-        seed = seed if seed is not None else request.get("seed")
-        self.random_seed.setChecked(seed is None)
-        self.seed.setText("" if seed is None else str(seed))
+        for panel in self.panels:
+            panel.load(request)
 
     # -- submit ------------------------------------------------------------------------------------------------
 
     def generate(self) -> None:
-        """Queue the job; returns at once (the upload and the POST run in the background)."""
+        """Check the form, then queue the job; returns at once (uploads and the POST run in the background)."""
         if self.client is None or self._busy:
             return
         self._clear_marks()
         request = self.build_request()
-        client, reference, frame = self.client, self.reference.path, self.reference_frame.value()
+        problem = check_form(request, self.module_frames(), self.video.count)
+        if problem is not None:
+            self._refuse(problem.message, problem.field)
+            return
+        client, pictures = self.client, self.references.local_pictures()
+        video: Path | None = self.video.path
 
         def submit() -> tuple[str, dict[str, Any]]:
-            if reference is not None:
-                upload = client.upload_image(reference)
-                request["references"] = [{"image": upload.id, "frame": frame}]
+            upload_inputs(client, request, pictures, video, self._report)
             return client.submit(request), request
 
         self._set_busy(True)
         self.error.setText("Submitting...")
         self.error.setStyleSheet("")
         run_task(self, submit, self._submitted, self._rejected, name="submit")
+
+    def _report(self, text: str) -> None:
+        """Called on the submit thread: the text reaches the GUI thread through a queued signal."""
+        with contextlib.suppress(RuntimeError):  # the view is gone (the window closed meanwhile)
+            self._progress.emit(text)
+
+    @Slot(str)
+    def _show_progress(self, text: str) -> None:
+        if self._busy:
+            self.error.setText(text)
 
     def _submitted(self, result: tuple[str, dict[str, Any]]) -> None:
         self._set_busy(False)
@@ -369,9 +327,12 @@ class GenerateView(QWidget):
 
     def _rejected(self, exc: BaseException) -> None:
         self._set_busy(False)
-        self._show_error(describe_error(exc))
+        self._refuse(describe_error(exc), getattr(exc, "field", None))
         self.rejected.emit(describe_error(exc))
-        widget = self._widget_for_field(exc.field if isinstance(exc, ApiError) else None)
+
+    def _refuse(self, sentence: str, field: str | None) -> None:
+        self._show_error(sentence)
+        widget = self._widget_for_field(field)
         if widget is not None:
             mark_invalid(widget, True)
             widget.setFocus()
@@ -382,10 +343,15 @@ class GenerateView(QWidget):
         match = re.match(r"camera\[(\d+)\]", field)
         if match:
             return self.camera.widget_for(int(match.group(1)))
+        for panel in self.panels:
+            widget = panel.widget_for(field)
+            if widget is not None:
+                return widget
         return self._field_widgets.get(re.split(r"[.\[]", field, maxsplit=1)[0])
 
     def _clear_marks(self) -> None:
-        for widget in [*self._field_widgets.values(), *self.camera.boxes.values()]:
+        for widget in [*self._field_widgets.values(), *self.camera.boxes.values(),
+                       *(w for panel in self.panels for w in panel.marked_widgets())]:
             mark_invalid(widget, False)
 
     def _set_busy(self, busy: bool) -> None:
@@ -396,11 +362,3 @@ class GenerateView(QWidget):
     def _show_error(self, text: str) -> None:
         self.error.setStyleSheet("color: #c0392b;")
         self.error.setText(text)
-
-
-def _spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(low, high)
-    spin.setSingleStep(step)
-    spin.setValue(value)
-    return spin

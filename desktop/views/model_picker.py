@@ -46,6 +46,7 @@ class ModelPicker(QWidget):
         self.warning.hide()
         self._empty_notice = ""  # nothing of this kind is listed
         self._check: list[tuple[str, bool]] = []  # the pre-flight check's (sentence, is_error) for this field
+        self.files: dict[str, ModelFile] = {}  # what the listing said about each choice (by the value sent)
 
     def set_models(self, models: list[ModelFile]) -> None:
         """List the files of this picker's kind; a name listed twice (two roots) is offered by path the second
@@ -55,11 +56,14 @@ class ModelPicker(QWidget):
         if self.optional:
             self.combo.addItem(NONE_CHOICE, "")
         names: set[str] = set()
+        self.files = {}
         for m in models:
             if m.name in names:
                 self.combo.addItem(f"{m.name} ({m.path})", m.path)
+                self.files[m.path] = m
             else:
                 self.combo.addItem(m.name, m.name)
+                self.files[m.name] = m
             names.add(m.name)
             self.combo.setItemData(self.combo.count() - 1, m.path, Qt.ItemDataRole.ToolTipRole)  # where it is
         if current:
@@ -89,6 +93,10 @@ class ModelPicker(QWidget):
             self.combo.setCurrentIndex(index)
         elif self.combo.isEditable():
             self.combo.setEditText(name)
+
+    def chosen_file(self) -> ModelFile | None:
+        """The listing's entry for the current choice (None for a typed path the listing does not hold)."""
+        return self.files.get(self.value())
 
     def value(self) -> str:
         """The model name (or path) chosen; '' for none."""

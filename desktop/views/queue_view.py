@@ -1,7 +1,8 @@
 """Queue & history: every job the service knows (its SQLite history survives restarts), newest first.
 
 Each row: first-frame thumbnail, status, prompt, parameters. Actions: watch, re-run with the same seed, vary
-the seed, edit in the Generate view, delete (cancels a queued or running job). The list is refreshed in the
+the seed, edit in the Generate view, extend a finished clip by N frames, delete (cancels a queued or running
+job). The list is refreshed in the
 background every few seconds, so jobs from other front ends (Blender) appear too.
 """
 
@@ -26,6 +27,8 @@ from PySide6.QtWidgets import (
 
 from backend.client import Client, Job
 from desktop.views.common import message_label
+from desktop.views.extend_dialog import ExtendDialog
+from desktop.views.job_summary import describe_parameters
 from desktop.workers import describe_error, run_task
 
 POLL_MS = 3000
@@ -33,20 +36,6 @@ JOB_ID_ROLE = Qt.ItemDataRole.UserRole  # the job id behind each row
 THUMB = 64
 STATUS_MARK = {"queued": "queued", "running": "running", "succeeded": "done", "failed": "failed",
                "cancelled": "cancelled", "interrupted": "interrupted"}
-
-
-def describe_parameters(request: dict[str, Any], seed: int | None) -> str:
-    """One line a user can scan: models, size, frames, steps, guidance, scheduler, seed, camera, reference."""
-    parts = [f"{request.get('base', '?')} + {request.get('motion_module', '?')}",
-             f"{request.get('width')}x{request.get('height')}", f"{request.get('frames')} frames",
-             f"{request.get('steps')} steps", f"cfg {request.get('guidance')}", str(request.get("scheduler", "")),
-             f"{request.get('fps')} fps", f"seed {seed if seed is not None else request.get('seed') or 'random'}"]
-    camera = request.get("camera") or []
-    if camera:
-        parts.append("camera " + ", ".join(f"{c['move']} {c.get('strength', 1.0):g}" for c in camera))
-    if request.get("references"):
-        parts.append(f"reference x{len(request['references'])} @ {request.get('reference_strength')}")
-    return " · ".join(parts)
 
 
 class QueueView(QWidget):
@@ -66,6 +55,7 @@ class QueueView(QWidget):
         self._thumbs_wanted: set[str] = set()
         self._want_selected: str | None = None
         self._refreshing = False
+        self.extend_dialog: ExtendDialog | None = None
 
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Status", "Prompt", "Parameters", "Created"])
@@ -86,6 +76,7 @@ class QueueView(QWidget):
         row = QHBoxLayout()
         for key, text, slot in (("watch", "Watch", self.watch_selected), ("rerun", "Re-run (same seed)", self.rerun),
                                 ("vary", "Vary seed", self.vary_seed), ("edit", "Edit in Generate", self.edit),
+                                ("extend", "Extend...", self.extend),
                                 ("delete", "Delete", self.delete_selected), ("refresh", "Refresh", self.refresh)):
             button = QPushButton(text)
             button.clicked.connect(slot)
@@ -222,6 +213,9 @@ class QueueView(QWidget):
         connected = self.client is not None
         for key in ("watch", "rerun", "vary", "edit", "delete"):
             self.buttons[key].setEnabled(connected and job is not None)
+        self.buttons["extend"].setEnabled(connected and job is not None and job.status == "succeeded")
+        self.buttons["extend"].setToolTip("continue this clip by N frames (a new job: the source's frames, then the "
+                                          "new ones)")
         self.buttons["delete"].setText("Cancel" if job is not None and not job.done else "Delete")
         self.buttons["refresh"].setEnabled(connected)
 
@@ -253,12 +247,23 @@ class QueueView(QWidget):
         if job is not None:
             self.edit_requested.emit(dict(job.request), job.seed)
 
+    def extend(self) -> None:
+        """Ask for the new frames and overlap (a window-modal dialog: the list keeps refreshing), then queue."""
+        job = self._selected_job()
+        if job is None or job.status != "succeeded":
+            return
+        dialog = ExtendDialog(job, self)
+        dialog.accepted.connect(lambda: self._submit(dialog.request()))
+        dialog.finished.connect(dialog.deleteLater)
+        self.extend_dialog = dialog
+        dialog.open()
+
     def _submit(self, request: dict[str, Any]) -> None:
         if self.client is None:
             return
         client = self.client
         run_task(self, lambda: client.submit(request), self._resubmitted,
-                 lambda exc: self.error.setText(f"Could not queue it again: {describe_error(exc)}"), name="rerun")
+                 lambda exc: self.error.setText(f"Could not queue it: {describe_error(exc)}"), name="rerun")
 
     def _resubmitted(self, job_id: str) -> None:
         self.resubmitted.emit(job_id)
