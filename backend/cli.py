@@ -10,6 +10,7 @@ from backend.cli_build_addon import add_build_addon_parser
 from backend.cli_generate import add_generate_parser
 from backend.cli_models import add_models_parser
 from backend.cli_serve import add_serve_parser
+from backend.cli_train import add_train_parser
 from backend.runtime import configure_offline_runtime
 from desktop.cli import add_desktop_parser
 from models.errors import StudioError
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_generate_parser(sub)
     add_serve_parser(sub)
+    add_train_parser(sub)
     add_models_parser(sub)
     add_build_addon_parser(sub)
     add_desktop_parser(sub)

@@ -33,7 +33,8 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="generate an animation", description="Generate an animation clip.")
     p.add_argument("prompt", nargs="?", help="what the clip shows")
     p.add_argument("--negative-prompt", "-n", default="")
-    p.add_argument("--base", help="SD1.5-family base: diffusers folder, .safetensors/.ckpt, or a store name")
+    p.add_argument("--base", help="SD1.5-family base: diffusers folder, .safetensors/.ckpt, or a store name "
+                                  "(without --base and --motion-module: the built-in model)")
     p.add_argument("--motion-module", help="motion module: .ckpt/.safetensors (v1/v2/v3) or diffusers folder")
     p.add_argument("--camera", action="append", default=[], metavar="MOVE:STRENGTH",
                    help=f"camera move, repeatable; moves: {', '.join(CAMERA_MOVES)}")
@@ -65,11 +66,11 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--extend", type=Path, metavar="CLIP_DIR",
                    help="continue this finished clip by --frames frames (its model, prompt and size by default)")
     p.add_argument("--extend-overlap", type=int, default=4, help="source frames the continuation starts from")
-    p.add_argument("--width", type=int, default=None, help="default 512 (or the --extend clip's)")
-    p.add_argument("--height", type=int, default=None, help="default 512 (or the --extend clip's)")
-    p.add_argument("--frames", type=int, default=16)
-    p.add_argument("--steps", type=int, default=25)
-    p.add_argument("--guidance", type=float, default=7.5)
+    p.add_argument("--width", type=int, default=None, help="default 512 (built-in model: 64; --extend: the clip's)")
+    p.add_argument("--height", type=int, default=None, help="default 512 (built-in model: 64; --extend: the clip's)")
+    p.add_argument("--frames", type=int, default=None, help="default 16")
+    p.add_argument("--steps", type=int, default=None, help="default 25 (the built-in model: 20)")
+    p.add_argument("--guidance", type=float, default=None, help="default 7.5 (the built-in model: 4)")
     p.add_argument("--seed", type=int, help="random when omitted (recorded in metadata.json)")
     p.add_argument("--scheduler", default="ddim")
     p.add_argument("--fps", type=int, default=8)
@@ -93,7 +94,13 @@ def request_from_args(args: argparse.Namespace):  # -> GenerationRequest (import
         if args.extend and (args.extend / "metadata.json").is_file() else {}
     for name in ("prompt", "base", "motion_module", "width", "height"):
         if getattr(args, name) is None:
-            setattr(args, name, source.get(name, 512 if name in ("width", "height") else None))
+            setattr(args, name, source.get(name))
+    defaults = {"width": 512, "height": 512, "frames": 16, "steps": 25, "guidance": 7.5}
+    if args.base is None and args.motion_module is None:
+        defaults = _use_builtin_model(args, defaults)
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     for name in ("prompt", "base", "motion_module"):
         if not getattr(args, name):
             flag = "PROMPT" if name == "prompt" else "--" + name.replace("_", "-")
@@ -124,6 +131,21 @@ def request_from_args(args: argparse.Namespace):  # -> GenerationRequest (import
         "free_init": args.free_init, "video": list(args.video), "video_strength": args.strength,
         "extend": str(args.extend.resolve()) if args.extend else None, "extend_overlap": args.extend_overlap,
     })
+
+
+def _use_builtin_model(args: argparse.Namespace, defaults: dict[str, float]) -> dict[str, float]:
+    """No model named: the built-in one (shipped in models/builtin), with the size and settings it was made for."""
+    from models.builtin import builtin_model_paths
+    from models.errors import InvalidInputError
+
+    builtin = builtin_model_paths()
+    if not builtin.exists():
+        raise InvalidInputError("base: missing; give --base and --motion-module (the built-in model is not "
+                                f"installed in {builtin.base.parent})", field="base")
+    args.base, args.motion_module = str(builtin.base), str(builtin.motion_module)
+    d = builtin.defaults
+    return {**defaults, "width": d.width, "height": d.height, "frames": d.frames, "steps": d.steps,
+            "guidance": d.guidance}
 
 
 def _prompt_at(text: str) -> dict[str, object]:

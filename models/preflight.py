@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from models.base_config import base_problems, infer_base_architecture
+from models.builtin import camera_folders_for
 from models.detect import DETECTOR_VERSION, ModelInfo, detect, read_model_tensors, signature
 from models.errors import (
     CorruptCheckpointError,
@@ -211,8 +212,8 @@ def check_names(*, base: str | None = None, motion_module: str | None = None,
     adapters: list[AdapterRef] = []
     for i, (move, strength) in enumerate(camera):
         try:
-            adapters.append(AdapterRef(resolve_camera_move(move, f"camera[{i}]"), "motion-lora", f"camera[{i}]",
-                                       strength))
+            path = resolve_camera_move(move, f"camera[{i}]", camera_folders_for(base_path))
+            adapters.append(AdapterRef(path, "motion-lora", f"camera[{i}]", strength))
         except StudioError as exc:
             report.error(exc.code, f"camera[{i}]", exc.message)
     for group, kind, folder in (("motion_loras", "motion-lora", "motion-loras"), ("loras", "lora", "loras")):

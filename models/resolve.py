@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import glob
+from collections.abc import Sequence
 from pathlib import Path
 
 from models.camera import CAMERA_MOVES, OFFICIAL_MOTION_LORAS, candidate_file_names
@@ -76,8 +77,9 @@ def _did_you_mean(name: str) -> str:
     return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
-def resolve_camera_move(move: str, field: str = "camera") -> Path:
-    """The MotionLoRA file for a camera move: by its official name in the roots, else by what the index knows."""
+def resolve_camera_move(move: str, field: str = "camera", extra_folders: Sequence[Path] = ()) -> Path:
+    """The MotionLoRA file for a camera move: by its official name in the roots (then `extra_folders`, e.g. the
+    built-in model's own), else by what the index knows."""
     if move not in OFFICIAL_MOTION_LORAS:
         raise InvalidInputError(
             f"{field}: unknown camera move {move!r}; accepted moves: {', '.join(CAMERA_MOVES)}", field=field
@@ -85,6 +87,7 @@ def resolve_camera_move(move: str, field: str = "camera") -> Path:
     roots, records = _roots_and_index()
     folders = [store_dir("motion-loras"), *extra_model_dirs()]
     folders += [f.path for root in roots for f in root.folders if not f.kinds or "motion-lora" in f.kinds]
+    folders += list(extra_folders)
     for folder in folders:
         for name in candidate_file_names(move):
             if (folder / name).is_file():

@@ -8,14 +8,9 @@ cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 BLENDER_VENV="${BLENDER_VENV:-.venv-blender}"
 PYTHON="${PYTHON:-python3}"
-# torch first, by itself: a CPU machine takes the CPU wheel; GPU users set TORCH_SPEC (see README).
-TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
 BPY_SPEC="${BPY_SPEC:-bpy==4.5.*}"
 
-[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -c "import torch" 2>/dev/null || "$VENV/bin/python" -m pip install -q "$TORCH_SPEC"
-"$VENV/bin/python" -m pip install -q -e ".[test]"
+bash scripts/setup.sh
 
 # The add-on runs inside Blender's own Python, never beside torch: its tests get a venv of their own.
 [ -x "$BLENDER_VENV/bin/python" ] || "$PYTHON" -m venv "$BLENDER_VENV"

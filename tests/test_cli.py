@@ -76,3 +76,21 @@ def test_reference_option_takes_a_frame_after_the_last_at(tmp_path):
     assert req.references == (ReferenceFrame("start.png", 0), ReferenceFrame("end.png", -1),
                               ReferenceFrame(str(odd), 0))
     assert req.reference_strength == 0.6
+
+
+def test_no_model_arguments_mean_the_built_in_model_with_its_settings():
+    from backend.cli import build_parser
+    from backend.cli_generate import request_from_args
+    from backend.engine.resolved_inputs import resolve_models
+    from models.builtin import builtin_model_paths
+
+    builtin = builtin_model_paths()
+    req = request_from_args(build_parser().parse_args(["generate", "a red circle moving right", "--camera",
+                                                       "zoom-in:0.5", "--steps", "3"]))
+    assert (req.base, req.motion_module) == (str(builtin.base), str(builtin.motion_module))
+    assert (req.width, req.height, req.frames, req.steps, req.guidance) == (64, 64, 16, 3, 4.0)
+    # Its camera moves come with it (and only with it: another base would not fit them).
+    (zoom,) = resolve_models(req).adapters
+    assert zoom.path == builtin.camera["zoom-in"].resolve() and zoom.weight == 0.5
+    own = request_from_args(build_parser().parse_args(["generate", "x", "--base", "b", "--motion-module", "m"]))
+    assert (own.width, own.frames, own.steps, own.guidance) == (512, 16, 25, 7.5)

@@ -9,6 +9,7 @@ from backend.engine.adapters import AdapterSpec
 from backend.engine.request import GenerationRequest
 from backend.engine.video_input import resolve_video
 from backend.uploads import resolve_reference_image
+from models.builtin import camera_folders_for
 from models.resolve import resolve_camera_move, resolve_model
 
 
@@ -26,10 +27,11 @@ class ResolvedModels:
 
 
 def resolve_models(req: GenerationRequest) -> ResolvedModels:
+    base = resolve_model(req.base, "checkpoints", "base")
     adapters: list[AdapterSpec] = []
     for i, cam in enumerate(req.camera):
-        adapters.append(AdapterSpec(resolve_camera_move(cam.move, f"camera[{i}]"), "motion-lora", cam.strength,
-                                    f"camera[{i}]"))
+        path = resolve_camera_move(cam.move, f"camera[{i}]", camera_folders_for(base))
+        adapters.append(AdapterSpec(path, "motion-lora", cam.strength, f"camera[{i}]"))
     for i, ml in enumerate(req.motion_loras):
         f = f"motion_loras[{i}]"
         adapters.append(AdapterSpec(resolve_model(ml.path, "motion-loras", f), "motion-lora", ml.weight, f))
@@ -40,7 +42,7 @@ def resolve_models(req: GenerationRequest) -> ResolvedModels:
         path = resolve_model(req.domain_adapter.path, "domain-adapters", "domain_adapter")
         adapters.append(AdapterSpec(path, "domain-adapter", req.domain_adapter.weight, "domain_adapter"))
     return ResolvedModels(
-        base=resolve_model(req.base, "checkpoints", "base"),
+        base=base,
         motion_module=resolve_model(req.motion_module, "motion-modules", "motion_module"),
         adapters=tuple(adapters),
         references=tuple(resolve_reference_image(r.image, f"references[{i}].image")

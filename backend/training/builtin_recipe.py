@@ -1,0 +1,264 @@
+"""The recipe of the built-in model: every stage, its data, its settings and its seed, in order.
+
+Stages (each reads the previous stages' outputs from the work folder and is skipped when its output exists):
+
+1. `vae`: the autoencoder on stills and video frames; the latent scaling factor is calibrated after.
+2. `base`: UNet + CLIP text encoder from scratch on photo-like stills, half of them of shapes in motion with
+   the motion named in the caption (so the frozen base carries the motion words to the motion module).
+3. `domain-adapter`: a LoRA on the frozen base's attention, on single frames of the watermarked clips.
+4. `motion-module`: a `MotionAdapter` on 16-frame clips, base frozen, the domain adapter merged (paper, v3).
+5. `personalized`: the base's UNet fine-tuned on outlined shapes, a style no other stage saw.
+6. `motion-loras`: one MotionLoRA per camera move, each from 40 stills turned into clips of that move.
+7. `decoder`: the VAE decoder fine-tuned on whole pictures with the encoder fixed (better colours; every
+   stage above trained on the encoder's latents, which do not change).
+8. `ship`: fp16 safetensors into `models/builtin/` (see `models/builtin/__init__.py`).
+
+`scripts/train_builtin.py` runs it; every number below is what produced the shipped files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.data import ConcatDataset
+
+from backend.training.config import DataConfig, TrainConfig
+from backend.training.datasets import ProceduralStills, ProceduralVideoFrames
+from backend.training.loop import LoopSettings, TrainingProgress, run_training
+from backend.training.trainers import run_trainer
+from models.camera import CAMERA_MOVES
+
+SEED = 20240806
+CANVAS = 64
+FRAMES = 16
+STAGES: tuple[str, ...] = ("vae", "base", "domain-adapter", "motion-module", "personalized", "motion-loras",
+                           "decoder", "ship")
+_VIRTUAL = 1_000_000  # procedural data sets are as long as asked; no item is ever repeated in practice
+
+
+@dataclass(frozen=True)
+class RecipeSettings:
+    """Steps per stage (the defaults are the shipped run's); `scale` shrinks all of them for a smoke run."""
+
+    vae_steps: int = 160
+    decoder_steps: int = 150
+    base_steps: int = 1300
+    adapter_steps: int = 120
+    motion_steps: int = 1200
+    motion_lora_steps: int = 30
+    personalized_steps: int = 120
+    scale: float = 1.0
+    # One thread: with other jobs on the two cores, two OpenMP threads ran 2x slower than one (measured).
+    threads: int = 1
+    log: Callable[[str], None] = field(default=print, compare=False)
+
+    def steps(self, name: str) -> int:
+        return max(2, round(getattr(self, f"{name}_steps") * self.scale))
+
+
+def _progress(log: Callable[[str], None], stage: str, every: int = 25) -> Callable[[TrainingProgress], None]:
+    def report(p: TrainingProgress) -> None:
+        if p.step % every == 0 or p.step == p.total:
+            log(f"[{stage}] step {p.step}/{p.total} loss {p.loss:.4f} ({p.seconds:.0f} s, "
+                f"{p.seconds / max(p.step, 1):.2f} s/step)")
+    return report
+
+
+def _record(work: Path, stage: str, result, extra: dict | None = None) -> None:
+    """Append what a stage measured to work/stages.json (docs/builtin-model.md reports it)."""
+    path = work / "stages.json"
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    losses = [r.loss for r in result.losses]
+    head, tail = losses[: max(1, len(losses) // 10)], losses[-max(1, len(losses) // 10):]
+    # Over the whole stage, resumed parts included (the loss rows carry the cumulative seconds).
+    steps = result.losses[-1].step if result.losses else 0
+    seconds = result.losses[-1].seconds if result.losses else result.seconds
+    data[stage] = {"steps": steps, "seconds": round(seconds, 1), "s_per_step": round(seconds / max(steps, 1), 3),
+                   "loss_first_10pct": round(sum(head) / len(head), 5) if head else None,
+                   "loss_last_10pct": round(sum(tail) / len(tail), 5) if tail else None, **(extra or {})}
+    path.write_text(json.dumps(data, indent=2))
+
+
+def stage_vae(work: Path, s: RecipeSettings) -> None:
+    from backend.training.base_model import VaeTask, calibrate_scaling_factor
+
+    torch.manual_seed(SEED)
+    task = VaeTask()
+    data = ConcatDataset([ProceduralStills(_VIRTUAL, CANVAS, SEED + 1),
+                          ProceduralVideoFrames(_VIRTUAL, CANVAS, FRAMES, SEED + 2)])
+    settings = LoopSettings(steps=s.steps("vae"), learning_rate=2e-3, batch_size=32, seed=SEED, device="cpu",
+                            checkpoint_every=50, sample_every=80, log_every=10)
+    result = run_training(task, data, settings, work / "vae", resume=True, on_progress=_progress(s.log, "vae"))
+    probe = torch.stack([data[i]["pixels"] for i in range(0, 256)])
+    task.vae.eval()
+    factor = calibrate_scaling_factor(task.vae, probe)
+    task.vae.save_pretrained(work / "vae" / "vae")
+    _record(work, "vae", result, {"scaling_factor": round(factor, 4)})
+    s.log(f"[vae] scaling factor {factor:.4f}")
+
+
+def stage_base(work: Path, s: RecipeSettings) -> None:
+    from diffusers import AutoencoderKL
+
+    from backend.training.base_model import TextToImageTask, load_tokenizer, new_text_encoder, new_unet
+
+    torch.manual_seed(SEED + 10)
+    vae = AutoencoderKL.from_pretrained(work / "vae" / "vae").eval()
+    task = TextToImageTask(new_unet(), vae, new_text_encoder(), load_tokenizer(), train_text_encoder=True,
+                           caption_dropout=0.1, name="base")
+    data = ProceduralStills(_VIRTUAL, CANVAS, SEED + 11, motion_share=0.5)
+    settings = LoopSettings(steps=s.steps("base"), learning_rate=1e-3, batch_size=32, lr_warmup_steps=30,
+                            seed=SEED + 12, device="cpu", checkpoint_every=100, sample_every=300, log_every=10)
+    result = run_training(task, data, settings, work / "base", resume=True, on_progress=_progress(s.log, "base"))
+    _record(work, "base", result)
+
+
+def _config(kind: str, work: Path, **fields) -> TrainConfig:
+    return TrainConfig(kind=kind, output_dir=str(work / kind), base=str(work / "base" / "pipeline"), resume=True,
+                       **fields)
+
+
+def stage_domain_adapter(work: Path, s: RecipeSettings) -> None:
+    config = _config("domain-adapter", work, rank=8, sample_prompt="a red circle",
+                     data=DataConfig(source="synthetic", count=_VIRTUAL, frames=FRAMES, size=CANVAS, seed=SEED + 20),
+                     loop=LoopSettings(steps=s.steps("adapter"), learning_rate=1e-3, batch_size=32, seed=SEED + 21,
+                                       device="cpu", checkpoint_every=50, sample_every=100, log_every=10))
+    _record(work, "domain-adapter", run_trainer(config, on_progress=_progress(s.log, "domain-adapter"), log=s.log))
+
+
+def stage_motion_module(work: Path, s: RecipeSettings) -> None:
+    config = _config("motion-module", work, domain_adapter=str(work / "domain-adapter" / "domain_adapter.safetensors"),
+                     data=DataConfig(source="synthetic", count=_VIRTUAL, frames=FRAMES, size=CANVAS, seed=SEED + 30),
+                     loop=LoopSettings(steps=s.steps("motion"), learning_rate=1e-3, batch_size=2, lr_warmup_steps=20,
+                                       seed=SEED + 31, device="cpu", checkpoint_every=100, sample_every=200,
+                                       log_every=10))
+    _record(work, "motion-module", run_trainer(config, on_progress=_progress(s.log, "motion-module"), log=s.log))
+
+
+def stage_motion_loras(work: Path, s: RecipeSettings) -> None:
+    """One MotionLoRA per camera move, 40 procedural scenes each, zoom-in first (the benchmark's)."""
+    for i, move in enumerate(sorted(CAMERA_MOVES, key=lambda m: m != "zoom-in")):
+        out = work / "motion-loras" / move
+        if (out / "motion_lora.safetensors").is_file():
+            continue
+        config = TrainConfig(
+            kind="motion-lora", output_dir=str(out), base=str(work / "base" / "pipeline"), resume=True,
+            motion_module=str(work / "motion-module" / "motion_module.safetensors"),
+            domain_adapter=str(work / "domain-adapter" / "domain_adapter.safetensors"), rank=8,
+            sample_prompt="a red circle", sample_steps=8,
+            data=DataConfig(source="camera", camera_move=move, count=40, frames=FRAMES, size=CANVAS,
+                            seed=SEED + 40 + i),
+            loop=LoopSettings(steps=s.steps("motion_lora"), learning_rate=1e-3, batch_size=2, seed=SEED + 50 + i,
+                              device="cpu", checkpoint_every=30, log_every=10))
+        _record(work, f"motion-lora {move}", run_trainer(config, on_progress=_progress(s.log, move, 20), log=s.log))
+
+
+def stage_personalized(work: Path, s: RecipeSettings) -> None:
+    """A DreamBooth-style full fine-tune of the base UNet on outlined shapes (text encoder frozen)."""
+    from backend.engine.base_loader import load_base
+    from backend.training.base_model import TextToImageTask
+
+    torch.manual_seed(SEED + 60)
+    base = load_base(work / "base" / "pipeline", torch.float32)
+    task = TextToImageTask(base.unet, base.vae.requires_grad_(False), base.text_encoder, base.tokenizer,
+                           train_text_encoder=False, caption_dropout=0.1, name="personalized")
+    data = ProceduralStills(_VIRTUAL, CANVAS, SEED + 61, style="outlined", motion_share=0.5)
+    settings = LoopSettings(steps=s.steps("personalized"), learning_rate=5e-4, batch_size=32, seed=SEED + 62,
+                            device="cpu", checkpoint_every=50, sample_every=100, log_every=10)
+    result = run_training(task, data, settings, work / "personalized", resume=True,
+                          on_progress=_progress(s.log, "personalized"))
+    _record(work, "personalized", result)
+
+
+def stage_decoder(work: Path, s: RecipeSettings) -> None:
+    from diffusers import AutoencoderKL
+
+    from backend.training.base_model import VaeTask
+
+    torch.manual_seed(SEED + 70)
+    vae = AutoencoderKL.from_pretrained(work / "vae" / "vae")
+    task = VaeTask(vae, crop=None, decoder_only=True)
+    data = ConcatDataset([ProceduralStills(_VIRTUAL, CANVAS, SEED + 71),
+                          ProceduralStills(_VIRTUAL, CANVAS, SEED + 72, style="outlined"),
+                          ProceduralVideoFrames(_VIRTUAL, CANVAS, FRAMES, SEED + 73)])
+    settings = LoopSettings(steps=s.steps("decoder"), learning_rate=1e-3, batch_size=16, seed=SEED + 74,
+                            device="cpu", checkpoint_every=50, sample_every=75, log_every=10)
+    result = run_training(task, data, settings, work / "decoder", resume=True, on_progress=_progress(s.log, "decoder"))
+    task.vae.save_pretrained(work / "decoder" / "vae")
+    _record(work, "decoder", result)
+
+
+def stage_ship(work: Path, s: RecipeSettings) -> None:
+    """fp16 safetensors into models/builtin/: folders without the tokenizer (the shipped SD1.5 one is used)."""
+    from models.builtin import BUILTIN_DIR
+
+    target = BUILTIN_DIR
+    for name, source in (("base", work / "base" / "pipeline"), ("personalized", work / "personalized" / "pipeline")):
+        if not source.is_dir():
+            s.log(f"[ship] {source} missing, {name} not shipped")
+            continue
+        shutil.rmtree(target / name, ignore_errors=True)
+        shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("tokenizer"))
+        if (work / "decoder" / "vae").is_dir():  # the fine-tuned decoder, same encoder
+            from diffusers import AutoencoderKL
+
+            shutil.rmtree(target / name / "vae")
+            decoder = AutoencoderKL.from_pretrained(work / "decoder" / "vae")
+            decoder.to(torch.float16).save_pretrained(target / name / "vae")
+    _half_file(work / "motion-module" / "motion_module.safetensors", target / "motion_module.safetensors")
+    _half_file(work / "domain-adapter" / "domain_adapter.safetensors", target / "domain_adapter.safetensors")
+    shutil.rmtree(target / "motion-loras", ignore_errors=True)
+    for move in CAMERA_MOVES:
+        source = work / "motion-loras" / move / "motion_lora.safetensors"
+        if source.is_file():
+            _half_file(source, target / "motion-loras" / f"{move}.safetensors")
+    stages = json.loads((work / "stages.json").read_text()) if (work / "stages.json").is_file() else {}
+    manifest = {"defaults": {"width": CANVAS, "height": CANVAS, "frames": FRAMES, "steps": 20, "guidance": 4.0},
+                "seed": SEED, "recipe": "backend/training/builtin_recipe.py", "stages": stages}
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    s.log(f"[ship] {sum(p.stat().st_size for p in target.rglob('*') if p.is_file()) / 1e6:.1f} MB in {target}")
+
+
+def _half_file(source: Path, target: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in load_file(str(source)).items()}
+    save_file(state, str(target))
+
+
+RUNNERS: dict[str, Callable[[Path, RecipeSettings], None]] = {
+    "vae": stage_vae, "base": stage_base, "domain-adapter": stage_domain_adapter,
+    "motion-module": stage_motion_module, "motion-loras": stage_motion_loras, "personalized": stage_personalized,
+    "decoder": stage_decoder, "ship": stage_ship,
+}
+
+
+def stage_done(work: Path, stage: str) -> bool:
+    marker = {"vae": work / "vae" / "vae" / "config.json", "base": work / "base" / "pipeline" / "unet",
+              "domain-adapter": work / "domain-adapter" / "domain_adapter.safetensors",
+              "motion-module": work / "motion-module" / "motion_module.safetensors",
+              "motion-loras": work / "motion-loras" / "roll-anticlockwise" / "motion_lora.safetensors",
+              "personalized": work / "personalized" / "pipeline" / "unet",
+              "decoder": work / "decoder" / "vae" / "config.json"}
+    path = marker.get(stage)
+    return path is not None and path.exists()
+
+
+def run_recipe(work: Path, stages: list[str], settings: RecipeSettings) -> None:
+    torch.set_num_threads(settings.threads)
+    work.mkdir(parents=True, exist_ok=True)
+    for stage in stages:
+        if stage_done(work, stage):
+            settings.log(f"[{stage}] already done, skipped")
+            continue
+        t0 = time.perf_counter()
+        settings.log(f"[{stage}] start")
+        RUNNERS[stage](work, settings)
+        settings.log(f"[{stage}] done in {time.perf_counter() - t0:.0f} s")

@@ -1,0 +1,44 @@
+"""Train the built-in model from nothing, seeded, on a CPU: `python scripts/train_builtin.py`.
+
+Runs the stages of `backend/training/builtin_recipe.py` in order (each skipped when its output already exists
+in the work folder, and resumed from its last checkpoint when it was interrupted), then writes the shipped
+fp16 files into models/builtin/. `--scale 0.05` is a smoke run of every stage in a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from backend.runtime import configure_offline_runtime
+
+    configure_offline_runtime()
+    from backend.training.builtin_recipe import STAGES, RecipeSettings, run_recipe
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--work", type=Path, default=ROOT / "build" / "builtin-work", help="intermediate files")
+    p.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply every stage's steps (smoke runs)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is faster on a shared 2-core machine)")
+    args = p.parse_args(argv)
+    stages = [s for s in args.stages.split(",") if s]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        p.error(f"--stages: {unknown[0]!r} is not a stage; stages: {', '.join(STAGES)}")
+
+    def log(msg: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
+
+    run_recipe(args.work, stages, RecipeSettings(scale=args.scale, threads=args.threads, log=log))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The built-in model in models/builtin/: small fp16 files that load through the engine and make the prompted
+motion (the README's first command with no model arguments)."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from backend.engine.request import GenerationRequest, WeightedFile
+from backend.training.motion_measure import direction, displacement, foreground, track
+from models.builtin import BUILTIN_DIR, builtin_model_paths
+from models.camera import CAMERA_MOVES
+
+MODEL = builtin_model_paths()
+
+
+def _dtypes(path) -> set[str]:
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+    return {v["dtype"] for k, v in header.items() if k != "__metadata__"}
+
+
+def _request(prompt: str, seed: int, **over) -> GenerationRequest:
+    d = MODEL.defaults
+    fields = dict(prompt=prompt, base=str(MODEL.base), motion_module=str(MODEL.motion_module), width=d.width,
+                  height=d.height, frames=d.frames, steps=d.steps, guidance=d.guidance, seed=seed)
+    fields.update(over)
+    return GenerationRequest(**fields)
+
+
+def test_the_builtin_model_is_shipped_as_small_fp16_safetensors():
+    assert MODEL.exists() and MODEL.personalized.is_dir() and MODEL.domain_adapter.is_file()
+    files = [p for p in BUILTIN_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    weights = [p for p in files if p.suffix == ".safetensors"]
+    assert sum(p.stat().st_size for p in files) < 40e6
+    assert weights and all(_dtypes(p) == {"F16"} for p in weights)
+    assert not [p for p in files if p.suffix in (".bin", ".ckpt", ".pt")]
+    assert set(MODEL.camera) <= set(CAMERA_MOVES) and "zoom-in" in MODEL.camera
+
+
+def test_the_default_command_makes_one_coherent_moving_shape(engine):
+    """`generate "a red circle moving right"` with the built-in model and its defaults: one warm-coloured shape
+    in every frame, travelling smoothly (the motion module is active: the base alone gives a new position every
+    frame, see the benchmark's control row)."""
+    frames = engine.generate(_request("a red circle moving right", 0)).frames
+    tracks = track(frames)
+    assert len(frames) == MODEL.defaults.frames and all(t.found for t in tracks)
+    dx, dy = displacement(tracks)
+    assert np.hypot(dx, dy) >= 4  # it moves
+    jumps = [np.hypot(b.x - a.x, b.y - a.y) for a, b in zip(tracks, tracks[1:], strict=False)]
+    assert np.median(jumps) < 6  # one object drifting, not a new picture each frame
+    rgb = np.asarray(frames[len(frames) // 2].convert("RGB"), dtype=float)
+    red, _, blue = rgb[foreground(rgb)].mean(axis=0)
+    assert red > blue + 50  # a warm colour, not the blue/green ones
+
+
+@pytest.mark.xfail(reason="the built-in model does not follow the prompt's direction (22% of 50 seeds, about "
+                          "chance): its base draws the same picture for every motion word; docs/builtin-model.md",
+                   strict=False)
+def test_the_prompted_direction_is_followed(engine):
+    seen = [direction(track(engine.generate(_request("a red circle moving right", seed, steps=10)).frames))
+            for seed in range(3)]
+    assert seen.count("right") >= 2, seen
+
+
+def test_the_camera_motion_lora_and_the_domain_adapter_load_and_act(engine):
+    fast = dict(steps=8, frames=8)
+    plain = np.stack([np.asarray(f, dtype=int) for f in engine.generate(_request("a red circle", 0, **fast)).frames])
+    for over in ({"motion_loras": (WeightedFile(str(MODEL.camera["zoom-in"])),)},
+                 {"domain_adapter": WeightedFile(str(MODEL.domain_adapter))}):
+        result = engine.generate(_request("a red circle", 0, **fast, **over))
+        assert np.abs(np.stack([np.asarray(f, dtype=int) for f in result.frames]) - plain).max() > 0
+
+
+@pytest.mark.parametrize("kind", ["base", "personalized"])
+def test_the_builtin_bases_load_in_plain_diffusers(kind):
+    """The folders are ordinary diffusers pipelines; only the tokenizer comes from the shipped SD1.5 config."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from transformers import CLIPTokenizer
+
+    from models.base_config import SD15_CONFIG_DIR
+
+    pipe = StableDiffusionPipeline.from_pretrained(
+        getattr(MODEL, kind), tokenizer=CLIPTokenizer.from_pretrained(SD15_CONFIG_DIR / "tokenizer"),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False, torch_dtype=torch.float32,
+        local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    image = pipe("a red circle", height=64, width=64, num_inference_steps=2,
+                 generator=torch.Generator().manual_seed(0)).images[0]
+    assert image.size == (64, 64)

@@ -1,0 +1,184 @@
+"""Training data: procedural clips and synthesized camera moves move the way they were asked (measured with
+the tracker), the watermark is on video frames only, and a user's clip folder loads with bad files reported."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from backend.training import camera_synthesis as cam
+from backend.training.clip_folder import load_clip_folder, pick_indices
+from backend.training.motion_measure import (
+    area_ratio,
+    direction,
+    displacement,
+    foreground,
+    is_outlined,
+    rotation,
+    track,
+    watermark_contrast,
+)
+from backend.training.shapes import (
+    DIRECTIONS,
+    ShapeState,
+    caption,
+    random_clip,
+    render,
+    render_clip,
+    still_sample,
+)
+from models.errors import InvalidInputError
+
+
+@pytest.mark.parametrize("move", list(DIRECTIONS))
+def test_object_clips_move_in_the_captioned_direction(move):
+    for seed in range(5):
+        spec = random_clip(np.random.default_rng(seed), 64, 16, move)
+        tracks = track(render_clip(spec, 64))
+        assert all(t.found for t in tracks)
+        assert direction(tracks) == move
+        dx, dy = displacement(tracks)
+        assert abs(np.hypot(dx, dy) - 30) < 3  # 2 px/frame over 15 frames
+
+
+def test_growing_shrinking_and_rotating_clips_measure_as_such():
+    rng = np.random.default_rng(0)
+    assert area_ratio(track(render_clip(random_clip(rng, 64, 16, "growing"), 64))) > 2.5  # 1.8x in size
+    assert area_ratio(track(render_clip(random_clip(rng, 64, 16, "shrinking"), 64))) < 0.4
+    spec = random_clip(rng, 64, 16, "rotating")
+    frames = render_clip(spec, 64, trail=False, watermark=False)
+    centred = [np.roll(f, (32 - round(spec.start.y), 32 - round(spec.start.x)), axis=(0, 1)) for f in frames]
+    assert rotation(centred[0], centred[3]) == pytest.approx(18, abs=2)  # 6 degrees a frame, clockwise
+
+
+def test_watermark_is_on_video_frames_only_and_the_trail_lies_behind_the_motion():
+    rng = np.random.default_rng(1)
+    clip = render_clip(random_clip(rng, 64, 16, "right"), 64)
+    assert min(watermark_contrast(f) for f in clip) > 100
+    still = still_sample(rng, 64)
+    assert abs(watermark_contrast(still.frames[0])) < 5
+    shape = ShapeState("circle", "red", 40, 32, 8)
+    spec = random_clip(np.random.default_rng(2), 64, 16, "right")
+    frame = render_clip(spec, 64, watermark=False)[8]
+    fg = foreground(frame)
+    ys, xs = np.nonzero(fg)
+    row = frame[int(ys.mean())].max(axis=-1).astype(int)
+    left, right = row[: xs.min()].max(), row[xs.max() + 1:].max()
+    assert left > 30 and right < 10  # faint copies behind (left of) a shape moving right, none ahead
+    assert caption(shape, "right") == "a red circle moving right"
+
+
+def test_outlined_style_is_told_from_filled():
+    filled = render([(ShapeState("square", "green", 32, 32, 10), 1.0)], 64)
+    outlined = render([(ShapeState("square", "green", 32, 32, 10, style="outlined"), 1.0)], 64)
+    assert is_outlined(filled) is False and is_outlined(outlined) is True
+
+
+def _scene() -> np.ndarray:
+    """A 96x96 still with one off-centre shape and one centred (for rolls)."""
+    return render([(ShapeState("square", "red", 60, 40, 7), 1.0), (ShapeState("circle", "blue", 48, 48, 4), 1.0)],
+                  96)
+
+
+@pytest.mark.parametrize("move,expected", [("pan-left", "right"), ("pan-right", "left"), ("tilt-up", "down"),
+                                           ("tilt-down", "up")])
+def test_pan_and_tilt_move_the_content_against_the_camera(move, expected):
+    still = render([(ShapeState("square", "red", 48, 48, 8), 1.0)], 96)
+    clip = cam.synthesize_camera_move(still, move, 16, 64)
+    assert clip.shape == (16, 64, 64, 3)
+    tracks = track(clip)
+    assert direction(tracks) == expected
+    dx, dy = displacement(tracks)
+    # The window slides PAN of its side; measured in output pixels that is PAN * 64.
+    assert np.hypot(dx, dy) == pytest.approx(cam.PAN * 64, rel=0.1)
+
+
+def test_zoom_in_grows_and_zoom_out_shrinks_the_content_by_the_window_ratio():
+    still = render([(ShapeState("circle", "yellow", 48, 48, 8), 1.0)], 96)
+    grow = area_ratio(track(cam.synthesize_camera_move(still, "zoom-in", 16, 64)))
+    shrink = area_ratio(track(cam.synthesize_camera_move(still, "zoom-out", 16, 64)))
+    assert grow == pytest.approx((1 + cam.ZOOM) ** 2, rel=0.12)
+    assert shrink == pytest.approx(1 / (1 + cam.ZOOM) ** 2, rel=0.12)
+
+
+@pytest.mark.parametrize("move,sign", [("roll-clockwise", -1), ("roll-anticlockwise", 1)])
+def test_roll_turns_the_content_the_other_way(move, sign):
+    clip = cam.synthesize_camera_move(_scene(), move, 16, 64, strength=0.5)
+    assert rotation(clip[0], clip[-1]) == pytest.approx(sign * cam.ROLL * 0.5, abs=3)
+
+
+def test_camera_moves_over_a_clip_follow_its_frames_and_bad_moves_are_named():
+    source = np.stack([render([(ShapeState("circle", "red", 30 + 2 * t, 48, 6), 1.0)], 96) for t in range(16)])
+    clip = cam.synthesize_camera_move(source, "zoom-in", 16, 64, strength=0.01)
+    assert direction(track(clip)) == "right"  # the source's own motion stays
+    with pytest.raises(InvalidInputError) as info:
+        cam.synthesize_camera_move(source, "dolly-zoom", 16, 64)
+    assert "dolly-zoom" in info.value.message and "zoom-in" in info.value.message
+    with pytest.raises(InvalidInputError) as info:
+        cam.synthesize_camera_move(source[:4], "pan-left", 16, 64)
+    assert info.value.field == "frames"
+
+
+def _numbered_frames(count: int, size: tuple[int, int]) -> list[Image.Image]:
+    """Frame i is a flat grey of value 10 * i, with a white column marking the centre."""
+    frames = []
+    for i in range(count):
+        arr = np.full((size[1], size[0], 3), 10 * i, dtype=np.uint8)
+        arr[:, size[0] // 2] = 255
+        frames.append(Image.fromarray(arr))
+    return frames
+
+
+def _write_mp4(path, frames: list[Image.Image]) -> None:
+    import imageio_ffmpeg
+
+    writer = imageio_ffmpeg.write_frames(str(path), frames[0].size, fps=8, codec="libx264", pix_fmt_out="yuv444p",
+                                         macro_block_size=1, quality=10, ffmpeg_log_level="error")
+    writer.send(None)
+    for f in frames:
+        writer.send(np.asarray(f))
+    writer.close()
+
+
+def test_clip_folder_loads_videos_gifs_and_frame_folders_with_captions_and_reports_bad_files(tmp_path):
+    frames = _numbered_frames(20, (48, 32))  # not square: centre-cropped
+    _write_mp4(tmp_path / "a_video.mp4", frames)
+    (tmp_path / "a_video.txt").write_text("a grey clip\n")
+    frames[0].save(tmp_path / "b.gif", save_all=True, append_images=frames[1:], duration=100)
+    folder = tmp_path / "c_frames"
+    folder.mkdir()
+    for i, f in enumerate(frames):
+        f.save(folder / f"{i:03d}.png")
+    (tmp_path / "captions.csv").write_text("file,caption\nb.gif,from the csv\n")
+    (tmp_path / "d_broken.mp4").write_bytes(b"not a video at all")
+    frames[0].save(tmp_path / "e_short.gif", save_all=True, append_images=frames[1:3], duration=100)
+    (tmp_path / "f_notes.pdf").write_bytes(b"%PDF")
+
+    samples, report = load_clip_folder(tmp_path, frames=4, stride=3, size=16)
+    assert report.loaded == ["a_video.mp4", "b.gif", "c_frames"]
+    assert {name for name, _ in report.skipped} == {"d_broken.mp4", "e_short.gif", "f_notes.pdf"}
+    reasons = dict(report.skipped)
+    assert "unreadable" in reasons["d_broken.mp4"] and "too short" in reasons["e_short.gif"]
+    assert [s.caption for s in samples] == ["a grey clip", "from the csv", "c frames"]
+    assert report.named_from_file == ["c_frames"]
+    for s in samples:
+        assert s.frames.shape == (4, 16, 16, 3)
+    # Centred window of 4 frames at stride 3 in 20: indices 5, 8, 11, 14 -> grey 50, 80, 110, 140.
+    assert pick_indices(20, 4, 3) == [5, 8, 11, 14]
+    greys = samples[2].frames[:, 2, 2, 0].astype(int).tolist()
+    assert greys == [50, 80, 110, 140]
+    # The centre column survives the centre crop (a left-aligned crop would lose it).
+    column = samples[2].frames[0, 8, :, 0].astype(int)
+    assert column[7:9].max() > column[0] + 60 and column[0] == column[-1] == 50
+    assert "skipped d_broken.mp4" in report.summary()
+
+
+def test_a_missing_folder_and_a_bad_csv_are_named(tmp_path):
+    with pytest.raises(InvalidInputError) as info:
+        load_clip_folder(tmp_path / "nope", 4, 1, 16)
+    assert info.value.field == "data.path"
+    (tmp_path / "captions.csv").write_text("name,text\nx,y\n")
+    with pytest.raises(InvalidInputError) as info:
+        load_clip_folder(tmp_path, 4, 1, 16)
+    assert "file,caption" in info.value.message
