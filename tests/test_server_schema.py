@@ -60,3 +60,14 @@ def test_the_service_handles_requests_without_importing_torch() -> None:
             "print([m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ["Health", "JobError", "Job", "JobEvent", "ModelFile", "ModelImported", "ModelRemoved",
+                                  "ModelScanStatus", "ModelRoot", "ModelCheckIssue", "CameraMoveStatus",
+                                  "OfficialModelFile", "Upload", "JobDeleted"])
+def test_the_stdlib_client_mirrors_every_response_field(name: str) -> None:
+    """backend/client.py cannot import the schema (it is vendored alone into the Blender add-on), so its
+    dataclasses restate the responses; this keeps the two from drifting apart."""
+    from backend import client
+
+    assert {f.name for f in dataclasses.fields(getattr(client, name))} == set(getattr(schema, name).model_fields)
