@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,8 @@ class Job:
     error: JobError | None = None
     files: list[str] = field(default_factory=list)  # names for `download`
     seed: int | None = None  # the seed used, once succeeded
+    kind: str = "generation"  # or "motion-lora-training" (`train_motion_lora`)
+    model: str | None = None  # trainings: the trained model's name in the store, once succeeded
 
     @property
     def done(self) -> bool:
@@ -397,8 +399,31 @@ class Client:
     def job(self, job_id: str) -> Job:
         return Job.from_dict(self._json("GET", f"/v1/jobs/{_q(job_id)}"))
 
-    def jobs(self) -> list[Job]:
-        return [Job.from_dict(j) for j in self._json("GET", "/v1/jobs")["jobs"]]
+    def jobs(self, kind: str | None = None) -> list[Job]:
+        """The history, oldest first; `kind`: only "generation" or only "motion-lora-training" jobs."""
+        query = f"?kind={urllib.parse.quote(kind)}" if kind else ""
+        return [Job.from_dict(j) for j in self._json("GET", f"/v1/jobs{query}")["jobs"]]
+
+    def train_motion_lora(self, *, name: str, base: str, motion_module: str, data_path: str | None = None,
+                          images: Sequence[str] = (), camera_move: str | None = None, steps: int | None = None,
+                          rank: int | None = None, learning_rate: float | None = None,
+                          **options: Any) -> str:
+        """Queue a MotionLoRA training (`POST /v1/trainings`); returns the job id at once.
+
+        Data: `data_path`, a folder of clips on the service's machine (with `camera_move`, its pictures and clips
+        become clips of that move), or `images`, upload ids (`upload_image`) of pictures plus the `camera_move` to
+        synthesize. `options`: the other fields of `MotionLoraTrainingBody` (caption, frames, size, batch_size,
+        sample_steps, ...). Follow it with `events`/`wait` (progress: step, total, loss); once succeeded,
+        `job.model` is the MotionLoRA's name in `models(kind="motion-lora")`.
+        """
+        body: dict[str, Any] = {"name": name, "base": base, "motion_module": motion_module, **options}
+        for key, value in (("data_path", data_path), ("camera_move", camera_move), ("steps", steps),
+                           ("rank", rank), ("learning_rate", learning_rate)):
+            if value is not None:
+                body[key] = value
+        if images:
+            body["images"] = list(images)
+        return self._json("POST", "/v1/trainings", body)["id"]
 
     def delete(self, job_id: str) -> JobDeleted:
         """Cancel a queued/running job (stops within one denoising step), or remove a finished one."""

@@ -1,4 +1,4 @@
-"""The main window: five views in tabs, the backend's state in a banner and the status bar, and the wiring.
+"""The main window: six views in tabs, the backend's state in a banner and the status bar, and the wiring.
 
 The window shows at once; connecting (or starting) the backend happens in the background and the views are
 enabled when it answers. Data flows one way: a view asks the client (off the GUI thread), the answer comes
@@ -22,13 +22,15 @@ from desktop.views.generate_view import GenerateView
 from desktop.views.models_view import ModelsView
 from desktop.views.queue_view import QueueView
 from desktop.views.settings_view import SettingsView
+from desktop.views.training_view import TrainingView
 from desktop.views.watch_view import WatchView
 
-TABS = ("generate", "watch", "queue", "models", "settings")
+TABS = ("generate", "watch", "queue", "models", "training", "settings")
 
 
 class MainWindow(QMainWindow):
-    """`MainWindow(settings)`; call `start()` to connect. Views: `.generate .watch .queue .models .settings_view`."""
+    """`MainWindow(settings)`; call `start()` to connect. Views: `.generate .watch .queue .models .training
+    .settings_view`."""
 
     def __init__(self, settings: AppSettings, data_dir: Path | None = None, config_dir: Path | None = None,
                  start_timeout: float = 120.0) -> None:
@@ -42,10 +44,11 @@ class MainWindow(QMainWindow):
         self.watch = WatchView(self.link)
         self.queue = QueueView()
         self.models = ModelsView(self.link)
+        self.training = TrainingView(self.link)
         self.settings_view = SettingsView(settings)
         self.tabs = QTabWidget()
         for view, title in ((self.generate, "Generate"), (self.watch, "Watch"), (self.queue, "Queue && history"),
-                            (self.models, "Models"), (self.settings_view, "Settings")):
+                            (self.models, "Models"), (self.training, "Training"), (self.settings_view, "Settings")):
             self.tabs.addTab(view, title)
 
         self.banner_text = QLabel()
@@ -72,9 +75,15 @@ class MainWindow(QMainWindow):
         self.watch.progressed.connect(self.queue.set_progress)
         self.watch.job_ended.connect(lambda _job: self.queue.refresh())
         self.queue.watch_requested.connect(self.show_job)
+        self.queue.training_requested.connect(self.show_training)
         self.queue.resubmitted.connect(self.show_job)
         self.queue.edit_requested.connect(self._edit_request)
         self.models.models_changed.connect(self.generate.refresh_models)
+        self.models.models_changed.connect(self.training.refresh_models)
+        # A trained MotionLoRA is a new file in the store: the Models tab lists it, and its listing refreshes the
+        # pickers (Generate's MotionLoRA choices among them).
+        self.training.trained.connect(lambda _name: self.models.refresh())
+        self.training.trained.connect(lambda _name: self.queue.refresh())
         self.settings_view.applied.connect(self._on_settings_applied)
         self._on_backend_state("idle", "not connected")
 
@@ -94,6 +103,11 @@ class MainWindow(QMainWindow):
         self.queue.select(job_id)
         self.show_view("watch")
 
+    def show_training(self, job_id: str) -> None:
+        """A training job picked in the history: the Training view follows it (progress, curve, result)."""
+        self.training.follow(job_id)
+        self.show_view("training")
+
     def _on_submitted(self, job_id: str, _request: dict) -> None:
         self.show_job(job_id)
 
@@ -109,6 +123,7 @@ class MainWindow(QMainWindow):
         client = self.link.client if state == "connected" else None
         self.generate.set_client(client)
         self.queue.set_client(client)
+        self.training.set_client(client)
         if client is not None:
             self.models.set_client_ready()
         self.settings_view.show_state(text)

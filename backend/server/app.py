@@ -21,9 +21,11 @@ from backend import __version__
 from backend.server.api_error import ApiError
 from backend.server.event_bus import EventBus
 from backend.server.job_store import JobStore
+from backend.server.model_routes import manager_for
 from backend.server.model_routes import router as model_router
 from backend.server.routes import router
 from backend.server.security import AccessGuard
+from backend.server.training_runner import import_into_store
 from backend.server.worker import Worker
 from models.errors import StudioError
 
@@ -56,7 +58,8 @@ def create_app(settings: Settings) -> FastAPI:
         store = JobStore(settings.data_dir)
         bus = EventBus()
         store.add_listener(bus.notify)
-        worker = Worker(store, settings.data_dir / "jobs", device=settings.device)
+        worker = Worker(store, settings.data_dir / "jobs", device=settings.device,
+                        import_model=lambda path, name: import_into_store(manager_for(app.state), path, name))
         # 1. Recover: a job that was running when the process died is not trusted; queued ones still run.
         store.interrupt_running()
         for job_id in store.ids_with_status("queued"):
@@ -96,7 +99,7 @@ def _error(status: int, code: str, message: str, field: str | None = None, value
     return JSONResponse({"error": {"code": code, "message": message, "field": field, "value": value}}, status)
 
 
-async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     err = exc.errors()[0]
     loc = [p for p in err.get("loc", ()) if p != "body"]
     if err.get("type") == "json_invalid":
@@ -106,7 +109,8 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
     field = _field_path(loc)
     value = err.get("input")
     if err.get("type") == "extra_forbidden":
-        message = f"{field}: unknown field; see the GenerationRequestBody schema in /v1/openapi.json"
+        body = "MotionLoraTrainingBody" if request.url.path.endswith("/trainings") else "GenerationRequestBody"
+        message = f"{field}: unknown field; see the {body} schema in /v1/openapi.json"
     elif err.get("type") == "missing":
         message = f"{field}: missing; this field is required"
         value = None

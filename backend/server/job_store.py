@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     error_message TEXT,
     error_field TEXT,
     files TEXT NOT NULL DEFAULT '[]',
-    seed INTEGER
+    seed INTEGER,
+    kind TEXT NOT NULL DEFAULT 'generation',
+    model TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     job_id TEXT NOT NULL,
@@ -40,6 +42,9 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (job_id, seq)
 );
 """
+# Columns added after the first release: a history written by an older version gains them on open (its jobs
+# are all generations, which is the default).
+_ADDED_COLUMNS = {"kind": "TEXT NOT NULL DEFAULT 'generation'", "model": "TEXT"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class JobRecord:
     error_field: str | None = None
     files: list[str] = field(default_factory=list)
     seed: int | None = None
+    kind: str = "generation"  # generation | motion-lora-training
+    model: str | None = None  # trainings: the trained model's name in the store
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,10 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process kill
         self._db.executescript(_SCHEMA)
+        present = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for name, definition in _ADDED_COLUMNS.items():
+            if name not in present:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {definition}")
         self._listeners: list[Callable[[str], None]] = []
 
     def add_listener(self, listener: Callable[[str], None]) -> None:
@@ -96,11 +107,11 @@ class JobStore:
 
     # -- jobs --------------------------------------------------------------------------------------
 
-    def create(self, request: dict[str, Any]) -> JobRecord:
-        job = JobRecord(id=uuid.uuid4().hex, status="queued", request=request, created_at=time.time())
+    def create(self, request: dict[str, Any], kind: str = "generation") -> JobRecord:
+        job = JobRecord(id=uuid.uuid4().hex, status="queued", request=request, created_at=time.time(), kind=kind)
         with self._lock:
-            self._db.execute("INSERT INTO jobs (id, status, request, created_at) VALUES (?, ?, ?, ?)",
-                             (job.id, job.status, json.dumps(request), job.created_at))
+            self._db.execute("INSERT INTO jobs (id, status, request, created_at, kind) VALUES (?, ?, ?, ?, ?)",
+                             (job.id, job.status, json.dumps(request), job.created_at, kind))
         self.add_event(job.id, "queued", {})
         return job
 
@@ -109,9 +120,12 @@ class JobStore:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _job(row) if row else None
 
-    def list_jobs(self) -> list[JobRecord]:
+    def list_jobs(self, kind: str | None = None) -> list[JobRecord]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM jobs ORDER BY seq").fetchall()
+            if kind is None:
+                rows = self._db.execute("SELECT * FROM jobs ORDER BY seq").fetchall()
+            else:
+                rows = self._db.execute("SELECT * FROM jobs WHERE kind = ? ORDER BY seq", (kind,)).fetchall()
         return [_job(r) for r in rows]
 
     def ids_with_status(self, status: str) -> list[str]:
@@ -130,10 +144,11 @@ class JobStore:
         return True
 
     def finish(self, job_id: str, status: str, *, failure: JobFailure | None = None, files: list[str] | None = None,
-               seed: int | None = None) -> None:
+               seed: int | None = None, model: str | None = None) -> None:
         """running -> succeeded | failed | cancelled, with the outputs or the error."""
         self._transition(
             job_id, ("running",), status, finished_at=time.time(), files=json.dumps(files or []), seed=seed,
+            model=model,
             error_code=failure and failure.code, error_message=failure and failure.message,
             error_field=failure and failure.field,
         )
@@ -185,5 +200,5 @@ def _job(row: sqlite3.Row) -> JobRecord:
         id=row["id"], status=row["status"], request=json.loads(row["request"]), created_at=row["created_at"],
         started_at=row["started_at"], finished_at=row["finished_at"], error_code=row["error_code"],
         error_message=row["error_message"], error_field=row["error_field"], files=json.loads(row["files"]),
-        seed=row["seed"],
+        seed=row["seed"], kind=row["kind"], model=row["model"],
     )

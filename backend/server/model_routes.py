@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
@@ -29,7 +30,11 @@ _KIND_HELP = f"a model kind ({', '.join(DETECTED_KINDS)}) or a store folder ({',
 
 
 def _manager(request: Request) -> ModelManager:
-    state = request.app.state
+    return manager_for(request.app.state)
+
+
+def manager_for(state: Any) -> ModelManager:
+    """The app's one manager (`app.state`); the worker imports trained models through it too."""
     if getattr(state, "model_manager", None) is None:
         with _CREATE_LOCK:
             if getattr(state, "model_manager", None) is None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from backend.server.app import Services
 
 router = APIRouter(prefix="/v1")
+_KIND_QUERY = Query(None, description="only generations or only trainings (motion-lora-training); all when omitted")
 KEEPALIVE_S = 15.0  # an SSE comment this often keeps proxies and client timeouts from closing the stream
 
 
@@ -37,8 +38,9 @@ def _services(request: Request) -> Services:
 def _job_schema(job: JobRecord) -> schema.Job:
     error = schema.JobError(code=job.error_code, message=job.error_message or "", field=job.error_field) \
         if job.error_code else None
-    return schema.Job(id=job.id, status=job.status, created_at=job.created_at, started_at=job.started_at,
-                      finished_at=job.finished_at, request=job.request, error=error, files=job.files, seed=job.seed)
+    return schema.Job(id=job.id, status=job.status, kind=job.kind, created_at=job.created_at,
+                      started_at=job.started_at, finished_at=job.finished_at, request=job.request, error=error,
+                      files=job.files, seed=job.seed, model=job.model)
 
 
 def _get_job(services: Services, job_id: str) -> JobRecord:
@@ -95,6 +97,24 @@ def submit_job(body: schema.GenerationRequestBody, request: Request) -> schema.J
     return schema.JobCreated(id=job.id, status="queued")
 
 
+@router.post("/trainings", response_model=schema.JobCreated, status_code=202, responses=ERROR_RESPONSES)
+def submit_training(body: schema.MotionLoraTrainingBody, request: Request) -> schema.JobCreated:
+    """Queue a MotionLoRA training (validated now: models, data, ranges); it runs on the same worker as the
+    generations, one job at a time. Follow it with GET /v1/jobs/{id}/events; the MotionLoRA joins the store."""
+    from backend.server.training_validation import to_training_request  # the trainer's config checks, no torch
+
+    services = _services(request)
+    pending = [j.request.get("name", "") for j in services.store.list_jobs(schema.TRAINING_KIND)
+               if j.status in ("queued", "running")]
+    try:
+        stored = to_training_request(body, pending)
+    except StudioError as exc:
+        raise ApiError(422, exc.code, exc.message, exc.field, _value_at(body.model_dump(), exc.field)) from exc
+    job = services.store.create(stored, kind=schema.TRAINING_KIND)
+    services.worker.enqueue(job.id)
+    return schema.JobCreated(id=job.id, status="queued")
+
+
 def _value_at(data: Any, field: str | None) -> Any:
     """The value a field path such as `camera[0].strength` names in the body, or None."""
     for part in re.findall(r"[^.\[\]]+", field or ""):
@@ -108,8 +128,8 @@ def _value_at(data: Any, field: str | None) -> Any:
 
 
 @router.get("/jobs", response_model=schema.JobList, responses=ERROR_RESPONSES)
-def list_jobs(request: Request) -> schema.JobList:
-    return schema.JobList(jobs=[_job_schema(j) for j in _services(request).store.list_jobs()])
+def list_jobs(request: Request, kind: schema.JobKind | None = _KIND_QUERY) -> schema.JobList:
+    return schema.JobList(jobs=[_job_schema(j) for j in _services(request).store.list_jobs(kind)])
 
 
 @router.get("/jobs/{job_id}", response_model=schema.Job, responses=ERROR_RESPONSES)

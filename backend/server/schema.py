@@ -13,9 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
 # Event kinds sent over SSE, in the order a job goes through them (the last one is terminal).
-EventKind = Literal["queued", "started", "phase", "progress", "decoding", "finished", "failed", "cancelled",
+EventKind = Literal["queued", "started", "phase", "progress", "decoding", "log", "finished", "failed", "cancelled",
                     "interrupted"]
 TERMINAL_EVENTS: frozenset[str] = frozenset({"finished", "failed", "cancelled", "interrupted"})
+# What a job does: POST /v1/jobs queues a generation, POST /v1/trainings a MotionLoRA training.
+JobKind = Literal["generation", "motion-lora-training"]
+TRAINING_KIND = "motion-lora-training"
 
 
 class _Body(BaseModel):
@@ -93,6 +96,40 @@ class GenerationRequestBody(_Body):
     extra: dict[str, Any] = Field(default_factory=dict, description="free-form, recorded in metadata.json as is")
 
 
+class MotionLoraTrainingBody(_Body):
+    """`POST /v1/trainings`: train a MotionLoRA (a LoRA on the motion module's self-attention) from clips of one
+    camera move, or from pictures turned into clips of a synthesized move; the result joins the model store."""
+
+    name: str = Field(description=(
+        "the trained MotionLoRA's model name in the store (letters, digits, _ - +; not a name already in use)"))
+    base: str = Field(description="SD1.5-family base, frozen while training: path or model name")
+    motion_module: str = Field(description="the motion module the MotionLoRA adapts: path or model name")
+    data_path: str | None = Field(default=None, description=(
+        "an absolute folder on the service's machine: clips (mp4/webm/mov/mkv/gif, frame folders) with sidecar "
+        ".txt or captions.csv captions; with camera_move, its pictures and clips are the sources of the move"))
+    images: list[str] = Field(default=[], description=(
+        "pictures (upload ids from POST /v1/uploads, or absolute paths): each becomes a clip of camera_move"))
+    camera_move: str | None = Field(default=None, description=(
+        "the move to synthesize (zoom-in, zoom-out, pan-left, pan-right, tilt-up, tilt-down, roll-clockwise, "
+        "roll-anticlockwise); required with images; omitted: data_path's clips are used as they are"))
+    camera_strength: float = Field(default=1.0, description="how far the synthesized camera moves (0.05 to 1.5)")
+    caption: str = Field(default="", description="the caption of every picture in images (uploads have no name)")
+    steps: int = Field(default=400, description="optimizer steps")
+    rank: int = Field(default=8, description="LoRA rank (alpha = rank)")
+    learning_rate: float = 1e-4
+    batch_size: int = 1
+    frames: int = Field(default=16, description="frames per training clip")
+    stride: int = Field(default=4, description="clips in data_path: take every stride-th frame")
+    size: int = Field(default=256, description="square side of the training clips in pixels (a multiple of 8)")
+    domain_adapter: str | None = Field(default=None, description="merged into the frozen base while training")
+    sample_prompt: str = Field(default="", description="the sample clip's prompt ('': caption, else a default)")
+    sample_steps: int = Field(default=20, description="denoising steps of the sample clips")
+    sample_every: int = Field(default=0, description="render a sample clip every N steps (0: at the end only)")
+    checkpoint_every: int = Field(default=0, description="save a checkpoint every N steps (0: at the end only)")
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    seed: int = 0
+
+
 class Upload(BaseModel):
     """`POST /v1/uploads` answer: use `id` as a reference's `image`."""
 
@@ -117,6 +154,7 @@ class JobError(BaseModel):
 class Job(BaseModel):
     id: str
     status: JobStatus
+    kind: JobKind = "generation"
     created_at: float = Field(description="seconds since the epoch")
     started_at: float | None = None
     finished_at: float | None = None
@@ -124,6 +162,8 @@ class Job(BaseModel):
     error: JobError | None = None
     files: list[str] = Field(default=[], description="names for GET /v1/jobs/{id}/files/{name}")
     seed: int | None = Field(default=None, description="the seed used, once the job succeeded")
+    model: str | None = Field(default=None, description=(
+        "trainings: the trained model's name in the store (GET /v1/models), once the job succeeded"))
 
 
 class JobList(BaseModel):
@@ -138,8 +178,8 @@ class JobEvent(BaseModel):
     kind: EventKind
     time: float
     data: dict[str, Any] = Field(default={}, description=(
-        "phase: {phase}; progress: {step, total, preview_png_base64?}; finished: {files, seed}; "
-        "failed: {code, message, field}"))
+        "phase: {phase}; progress: {step, total, preview_png_base64?} (trainings: {step, total, loss, seconds}); "
+        "log: {message}; finished: {files, seed} (trainings: {files, model}); failed: {code, message, field}"))
 
 
 class Health(BaseModel):

@@ -54,25 +54,25 @@ def _clip_folder(extend: str, jobs_dir: Path) -> Path:
 
 def check_models_exist(req: GenerationRequest) -> None:
     """Raise `ModelNotFoundError` / `InvalidInputError` (naming the field) for the first file not found."""
-    _resolve(req.base, "checkpoints", "base")
-    _resolve(req.motion_module, "motion-modules", "motion_module")
+    resolve_field(req.base, "checkpoints", "base")
+    resolve_field(req.motion_module, "motion-modules", "motion_module")
     for i, cam in enumerate(req.camera):
         resolve_camera_move(cam.move, f"camera[{i}]")
     for i, ml in enumerate(req.motion_loras):
-        _resolve(ml.path, "motion-loras", f"motion_loras[{i}]")
+        resolve_field(ml.path, "motion-loras", f"motion_loras[{i}]")
     for i, lora in enumerate(req.loras):
-        _resolve(lora.path, "loras", f"loras[{i}]")
+        resolve_field(lora.path, "loras", f"loras[{i}]")
     if req.domain_adapter is not None:
-        _resolve(req.domain_adapter.path, "domain-adapters", "domain_adapter")
+        resolve_field(req.domain_adapter.path, "domain-adapters", "domain_adapter")
     for i, ref in enumerate(req.references):
         resolve_reference_image(ref.image, f"references[{i}].image", allow_relative=False)
     if req.sparsectrl is not None:
-        _resolve(req.sparsectrl.path, "sparsectrl", "sparsectrl")
+        resolve_field(req.sparsectrl.path, "sparsectrl", "sparsectrl")
     if req.video:
         resolve_video(req.video, allow_relative=False)
 
 
-def _resolve(name_or_path: str, kind: str, field: str) -> None:
+def resolve_field(name_or_path: str, kind: str, field: str) -> None:
     # The service's working directory means nothing to a client: a relative path (`../x.ckpt`) would
     # silently name a different file than the user meant, so only absolute paths and store names pass.
     path = Path(name_or_path).expanduser()

@@ -1,8 +1,10 @@
-"""The one GPU worker: a thread that runs queued jobs in order through one `AnimationEngine`.
+"""The one GPU worker: a thread that runs queued jobs in order through one `AnimationEngine`; MotionLoRA
+trainings (`training_runner.py`) take their turn in the same queue, since both need the one GPU.
 
 Cancelling sets that job's own `threading.Event`; the engine polls it after every denoising step and
-raises `Cancelled` there (the VAE decode is skipped). A CUDA OOM fails only its job: the cache is
-dropped and the allocator emptied, and the next job starts from a clean device.
+raises `Cancelled` there (the VAE decode is skipped); a trainer polls it after every optimizer step. A CUDA
+OOM fails only its job: the cache is dropped and the allocator emptied, and the next job starts from a clean
+device.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import queue
 import shutil
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from backend.server.faults import FaultInjector
-from backend.server.job_store import JobFailure, JobStore
+from backend.server.job_store import JobFailure, JobRecord, JobStore
+from backend.server.schema import TRAINING_KIND
 
 log = logging.getLogger("animatediff_studio.worker")
 PREVIEWS_PER_JOB = 5  # enough to watch the clip form; each is a small PNG stored with the events
@@ -25,8 +29,10 @@ PREVIEWS_PER_JOB = 5  # enough to watch the clip form; each is a small PNG store
 
 class Worker:
     def __init__(self, store: JobStore, jobs_dir: Path, device: str | None = None,
-                 faults: FaultInjector | None = None) -> None:
+                 faults: FaultInjector | None = None,
+                 import_model: Callable[[Path, str], str] | None = None) -> None:
         self._store = store
+        self._import_model = import_model  # a trained MotionLoRA -> the model store (the app's ModelManager)
         self._jobs_dir = jobs_dir
         self._device = device
         self._faults = faults or FaultInjector()
@@ -85,6 +91,9 @@ class Worker:
         job = self._store.get(job_id)
         assert job is not None
         self._store.add_event(job_id, "started", {})
+        if job.kind == TRAINING_KIND:
+            self._run_training(job, cancel_flag)
+            return
         # Written beside the final folder and renamed: a crash never leaves a half-written job folder.
         partial = self._jobs_dir / f"{job_id}.partial"
         try:
@@ -115,6 +124,38 @@ class Worker:
             return
         self._store.finish(job_id, "succeeded", files=files, seed=result.request.seed)
         self._store.add_event(job_id, "finished", {"files": files, "seed": result.request.seed})
+
+    def _run_training(self, job: JobRecord, cancel_flag: threading.Event) -> None:
+        from backend.server.training_runner import run_training_job
+
+        assert self._import_model is not None, "the app gives the worker the model store"
+        partial = self._jobs_dir / f"{job.id}.partial"
+        # The generation pipeline stays cached between jobs; a training needs that memory for its own models.
+        self._free_memory()
+        try:
+            outcome = run_training_job(job.request, partial, self.job_dir(job.id),
+                                       lambda kind, data: self._store.add_event(job.id, kind, data),
+                                       cancel_flag.is_set, self._device, self._import_model)
+        except Exception as exc:  # classified below, as for a generation
+            failure = self._classify(exc, training=True)
+            if failure.code == "internal_error":
+                log.error("training %s failed:\n%s", job.id, "".join(traceback.format_exception(exc)))
+        else:
+            failure = None
+        self._free_memory()  # the trained models are garbage now; the next job starts from a clean device
+        if failure is not None:
+            shutil.rmtree(partial, ignore_errors=True)
+            self._fail(job.id, failure)
+            return
+        if outcome.cancelled:
+            message = (f"cancelled after step {outcome.steps_done} of {outcome.total}; its checkpoint and loss plot "
+                       "are kept in the job's folder")
+            self._store.finish(job.id, "cancelled", failure=JobFailure("cancelled", message), files=outcome.files)
+            self._store.add_event(job.id, "cancelled", {"code": "cancelled", "message": message, "field": None,
+                                                        "files": outcome.files})
+            return
+        self._store.finish(job.id, "succeeded", files=outcome.files, model=outcome.model)
+        self._store.add_event(job.id, "finished", {"files": outcome.files, "model": outcome.model})
 
     def _progress_reporter(self, job_id: str):  # -> ProgressCallback
         def report(p: Any) -> None:
@@ -147,13 +188,23 @@ class Worker:
         self._store.add_event(job_id, status, {"code": failure.code, "message": failure.message,
                                                "field": failure.field})
 
-    def _classify(self, exc: BaseException) -> JobFailure:
+    def _classify(self, exc: BaseException, training: bool = False) -> JobFailure:
         from models.errors import StudioError
 
         if isinstance(exc, StudioError):
+            if training:  # the trainer names its fields as its config does (data.path); the client sent data_path
+                from backend.server.training_validation import failure_field
+
+                exc = failure_field(exc)
             return JobFailure(exc.code, exc.message, exc.field)
         import torch
 
+        if isinstance(exc, torch.cuda.OutOfMemoryError) and training:
+            return JobFailure(
+                "out_of_memory",
+                "The GPU ran out of memory for this training; lower size, frames, batch_size or rank, use "
+                "mixed_precision fp16, or close other programs using the GPU, then submit it again.",
+            )
         if isinstance(exc, torch.cuda.OutOfMemoryError):
             return JobFailure(
                 "out_of_memory",

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.training.loop import LoopSettings
+from backend.training.loop_settings import LoopSettings
 from backend.training.shapes import OBJECT_MOVES
 from models.camera import CAMERA_MOVES
 from models.errors import InvalidInputError

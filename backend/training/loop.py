@@ -25,28 +25,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from backend.training.checkpoints import Checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from backend.training.loop_settings import LoopSettings  # its torch-free home; still importable from here
 from backend.training.plotting import LossRow, plot_loss, read_loss_csv, write_loss_csv
 from models.errors import InvalidInputError
-
-
-@dataclass(frozen=True)
-class LoopSettings:
-    """How long and how to optimise; the trainers' configs carry one of these (see `config.py`)."""
-
-    steps: int = 500
-    learning_rate: float = 1e-4
-    batch_size: int = 4
-    gradient_accumulation_steps: int = 1
-    lr_warmup_steps: int = 0
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    mixed_precision: str = "no"  # "no", "fp16" (GPU), "bf16"
-    device: str = "auto"  # "auto" (what accelerate finds) or "cpu"
-    seed: int = 0
-    checkpoint_every: int = 0  # 0: only at the end
-    sample_every: int = 0  # 0: only at the end
-    log_every: int = 10
-    num_workers: int = 0
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,8 @@ class GenerateView(QWidget):
 
         self.base = ModelPicker("checkpoints")
         self.motion_module = ModelPicker("motion-modules")
+        # A MotionLoRA by name (one trained in the Training view, say); the camera moves below pick official ones.
+        self.motion_lora = ModelPicker("motion-loras", optional=True, weight=(0.0, 2.0, 1.0))
         self.lora = ModelPicker("loras", optional=True, weight=(-4.0, 4.0, 1.0))
         self.domain_adapter = ModelPicker("domain-adapters", optional=True, weight=(0.0, 1.0, 1.0))
         self.refresh_models_button = QPushButton("Refresh list")
@@ -71,6 +73,7 @@ class GenerateView(QWidget):
         models_form = QFormLayout(models_box)
         models_form.addRow("Base checkpoint", self.base)
         models_form.addRow("Motion module", self.motion_module)
+        models_form.addRow("MotionLoRA", self.motion_lora)
         models_form.addRow("Image LoRA", self.lora)
         models_form.addRow("Domain adapter", self.domain_adapter)
         models_form.addRow("", self.refresh_models_button)
@@ -99,7 +102,8 @@ class GenerateView(QWidget):
         self.video = VideoPanel()
         self.long_clip = LongClipPanel()
         self.panels = (self.references, self.video, self.long_clip, self.prompt_travel)
-        self.pickers = (self.base, self.motion_module, self.lora, self.domain_adapter, self.references.sparsectrl)
+        self.pickers = (self.base, self.motion_module, self.motion_lora, self.lora, self.domain_adapter,
+                        self.references.sparsectrl)
 
         self.error = message_label()
         self.generate_button = QPushButton("Generate")
@@ -152,7 +156,7 @@ class GenerateView(QWidget):
         # Field paths in the service's errors -> the widget to frame (the panels answer for their own fields).
         self._field_widgets: dict[str, QWidget] = {
             "prompt": self.prompt, "negative_prompt": self.negative_prompt, "base": self.base.combo,
-            "motion_module": self.motion_module.combo, "loras": self.lora.combo,
+            "motion_module": self.motion_module.combo, "motion_loras": self.motion_lora.combo, "loras": self.lora.combo,
             "domain_adapter": self.domain_adapter.combo, **self.settings.widgets,
         }
 
@@ -223,7 +227,8 @@ class GenerateView(QWidget):
         if seq != self._check_seq:
             return  # the form changed since: a newer check is on its way
         self.last_check = check
-        pickers = {"base": self.base, "motion_module": self.motion_module, "loras": self.lora,
+        pickers = {"base": self.base, "motion_module": self.motion_module, "motion_loras": self.motion_lora,
+                   "loras": self.lora,
                    "domain_adapter": self.domain_adapter, "sparsectrl": self.references.sparsectrl}
         by_field: dict[str, list[tuple[str, bool]]] = {}
         others = []
@@ -260,6 +265,8 @@ class GenerateView(QWidget):
             "base": self.base.value(), "motion_module": self.motion_module.value(), "camera": self.camera.camera(),
         }
         self.settings.add_to(request)
+        if self.motion_lora.value():
+            request["motion_loras"] = [{"path": self.motion_lora.value(), "weight": self.motion_lora.weight.value()}]
         if self.lora.value():
             request["loras"] = [{"path": self.lora.value(), "weight": self.lora.weight.value()}]
         if self.domain_adapter.value():
@@ -276,6 +283,10 @@ class GenerateView(QWidget):
         self.negative_prompt.setPlainText(request.get("negative_prompt", ""))
         self.base.select(request.get("base", ""))
         self.motion_module.select(request.get("motion_module", ""))
+        motion_loras = request.get("motion_loras") or []
+        self.motion_lora.select(motion_loras[0]["path"] if motion_loras else NONE_CHOICE)
+        if motion_loras and self.motion_lora.weight is not None:
+            self.motion_lora.weight.setValue(float(motion_loras[0].get("weight", 1.0)))
         loras = request.get("loras") or []
         self.lora.select(loras[0]["path"] if loras else NONE_CHOICE)
         adapter = request.get("domain_adapter")

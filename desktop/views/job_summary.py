@@ -38,3 +38,16 @@ def describe_parameters(request: dict[str, Any], seed: int | None) -> str:
     if request.get("prompt_at"):
         parts.append("prompts at " + ", ".join(str(p.get("frame")) for p in request["prompt_at"]))
     return " · ".join(parts)
+
+
+def describe_training(request: dict[str, Any], model: str | None) -> str:
+    """One line for a MotionLoRA training in the history: models, data, move, steps, and the result's name."""
+    images = request.get("images") or []
+    data = f"{len(images)} pictures" if images else f"clips in {request.get('data_path', '?')}"
+    move = request.get("camera_move") or "the clips' motion"
+    parts = [f"{request.get('base', '?')} + {request.get('motion_module', '?')}", data, move,
+             f"{request.get('steps')} steps", f"rank {request.get('rank')}", f"lr {request.get('learning_rate')}",
+             f"{request.get('frames')} frames at {request.get('size')} px"]
+    if model:
+        parts.append(f"-> {model}")
+    return ", ".join(parts)

@@ -28,20 +28,23 @@ from PySide6.QtWidgets import (
 from backend.client import Client, Job
 from desktop.views.common import message_label
 from desktop.views.extend_dialog import ExtendDialog
-from desktop.views.job_summary import describe_parameters
+from desktop.views.job_summary import describe_parameters, describe_training
 from desktop.workers import describe_error, run_task
 
 POLL_MS = 3000
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole  # the job id behind each row
 THUMB = 64
+TRAINING = "motion-lora-training"  # a job's kind: a MotionLoRA training (the Training view shows those)
 STATUS_MARK = {"queued": "queued", "running": "running", "succeeded": "done", "failed": "failed",
                "cancelled": "cancelled", "interrupted": "interrupted"}
 
 
 class QueueView(QWidget):
-    """Signals: `watch_requested(job_id)`, `resubmitted(job_id)`, `edit_requested(request, seed)`."""
+    """Signals: `watch_requested(job_id)`, `training_requested(job_id)`, `resubmitted(job_id)`,
+    `edit_requested(request, seed)`."""
 
     watch_requested = Signal(str)
+    training_requested = Signal(str)  # Watch on a training: its progress and loss curve are in the Training view
     resubmitted = Signal(str)
     edit_requested = Signal(dict, object)
     refreshed = Signal(int)  # how many jobs the list shows now
@@ -63,7 +66,7 @@ class QueueView(QWidget):
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.tree.itemDoubleClicked.connect(lambda item, _col: self.watch_requested.emit(item.data(0, JOB_ID_ROLE)))
+        self.tree.itemDoubleClicked.connect(lambda item, _col: self._watch(item.data(0, JOB_ID_ROLE)))
         self.tree.itemSelectionChanged.connect(self._update_buttons)
         header = self.tree.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
@@ -150,9 +153,12 @@ class QueueView(QWidget):
         if item.text(0).startswith("running ") and job.status == "running":
             status = item.text(0)  # keep the live "running 3/25" the Watch view reported
         item.setText(0, status)
-        item.setText(1, str(job.request.get("prompt", "")))
-        item.setToolTip(1, str(job.request.get("prompt", "")))
-        item.setText(2, describe_parameters(job.request, job.seed))
+        training = job.kind == TRAINING
+        title = f"Train MotionLoRA {job.request.get('name', '')}" if training else str(job.request.get("prompt", ""))
+        item.setText(1, title)
+        item.setToolTip(1, title)
+        item.setText(2, describe_training(job.request, job.model) if training
+                     else describe_parameters(job.request, job.seed))
         item.setToolTip(2, item.text(2))
         item.setText(3, time.strftime("%Y-%m-%d %H:%M", time.localtime(job.created_at)))
         if job.id in self.thumbnails:
@@ -211,9 +217,12 @@ class QueueView(QWidget):
     def _update_buttons(self) -> None:
         job = self._selected_job()
         connected = self.client is not None
-        for key in ("watch", "rerun", "vary", "edit", "delete"):
+        generation = job is not None and job.kind != TRAINING  # a training is not re-run, edited or extended here
+        for key in ("watch", "delete"):
             self.buttons[key].setEnabled(connected and job is not None)
-        self.buttons["extend"].setEnabled(connected and job is not None and job.status == "succeeded")
+        for key in ("rerun", "vary", "edit"):
+            self.buttons[key].setEnabled(connected and generation)
+        self.buttons["extend"].setEnabled(connected and generation and job.status == "succeeded")
         self.buttons["extend"].setToolTip("continue this clip by N frames (a new job: the source's frames, then the "
                                           "new ones)")
         self.buttons["delete"].setText("Cancel" if job is not None and not job.done else "Delete")
@@ -222,6 +231,13 @@ class QueueView(QWidget):
     def watch_selected(self) -> None:
         job_id = self.selected_id()
         if job_id:
+            self._watch(job_id)
+
+    def _watch(self, job_id: str) -> None:
+        job = self.jobs.get(job_id)
+        if job is not None and job.kind == TRAINING:
+            self.training_requested.emit(job_id)
+        else:
             self.watch_requested.emit(job_id)
 
     def rerun(self) -> None:
