@@ -32,6 +32,10 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--precision", default="auto")
     p.add_argument("--skip-baseline", action="store_true")
+    p.add_argument("--memory-plan", choices=("auto", "off"), default="auto",
+                   help="ours: plan the memory (auto) or run batched CFG as asked (off)")
+    p.add_argument("--memory-limit", type=int, default=0, metavar="MIB",
+                   help="ours: plan for at most this much device memory (default: what is free)")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     p.set_defaults(func=run_bench)
 
@@ -168,13 +172,17 @@ def run_bench(args: argparse.Namespace) -> int:
         engine = AnimationEngine(device=args.device)
         req = GenerationRequest(prompt="a red circle moving right", base=str(base), motion_module=str(motion),
                                 width=args.width, height=args.height, frames=args.frames, steps=args.steps,
-                                guidance=args.guidance, seed=args.seed, precision=args.precision)
+                                guidance=args.guidance, seed=args.seed, precision=args.precision,
+                                memory_plan=args.memory_plan, memory_limit_mb=args.memory_limit)
         engine.generate(GenerationRequest(**{**req.to_dict(), "steps": 1}))  # load + warm-up
         _reset(choice.device)
         result = engine.generate(req)
         rows["ours"] = dict(result.timings)
         rows["ours"]["peak_gib"] = (result.peak_memory_bytes or 0) / 2**30 if choice.device.type == "cuda" \
             else float("nan")
+        plan = result.memory_plan.to_dict() if result.memory_plan else None
+        if plan and plan["predicted_peak_bytes"]:
+            rows["ours"]["predicted_gib"] = plan["predicted_peak_bytes"] / 2**30
     diff = None
     if baseline_video is not None:
         ours = np.stack([np.asarray(f, dtype=np.float32) / 255 for f in result.frames])
@@ -185,7 +193,7 @@ def run_bench(args: argparse.Namespace) -> int:
                      "guidance": args.guidance, "seed": args.seed, "full_size": args.full_size},
         "device": choice.label, "torch": torch.__version__,
         "cpu_max_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
-        "rows": rows, "max_abs_frame_difference": diff,
+        "rows": rows, "max_abs_frame_difference": diff, "memory_plan": plan,
     }
     _print_table(report)
     if args.json:
@@ -194,13 +202,18 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def _print_table(report: dict[str, Any]) -> None:
-    cols = ("load", "text_encode", "per_step", "denoise", "decode", "peak_gib")
+    cols = ("load", "text_encode", "plan", "per_step", "denoise", "decode", "peak_gib", "predicted_gib")
     s = report["settings"]
     print(f"device: {report['device']}  torch {report['torch']}  {s['frames']}x{s['width']}x{s['height']}, "
           f"{s['steps']} steps, CFG {s['guidance']}")
-    print(f"{'':10}" + "".join(f"{c:>13}" for c in cols))
+    print(f"{'':10}" + "".join(f"{c:>14}" for c in cols))
     for name, row in report["rows"].items():
-        print(f"{name:10}" + "".join(f"{row.get(c, float('nan')):>13.4f}" for c in cols))
+        print(f"{name:10}" + "".join(f"{row.get(c, float('nan')):>14.4f}" for c in cols))
     if report["max_abs_frame_difference"] is not None:
         print(f"max |frame difference| ours vs diffusers: {report['max_abs_frame_difference']:.2e}")
+    plan = report.get("memory_plan")
+    if plan:
+        print(f"memory plan (ours): {plan['cfg']} CFG, feed-forward in {plan['ff_pieces']}, decode chunk "
+              f"{plan['decode_chunk']}, context {plan['context_length'] or 'whole clip'}; predicted "
+              f"{plan['predicted_peak_mib']} MiB of budget {plan['budget_mib']} MiB {plan['note']}")
     print(f"process peak RSS: {report['cpu_max_rss_gib']:.2f} GiB")

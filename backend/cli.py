@@ -28,9 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_desktop_parser(sub)
     from backend.bench import add_bench_parser
     from backend.bench_frames import add_bench_frames_parser
+    from backend.bench_memory import add_bench_memory_parser
 
     add_bench_parser(sub)
     add_bench_frames_parser(sub)
+    add_bench_memory_parser(sub)
     return parser
 
 

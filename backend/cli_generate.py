@@ -77,6 +77,10 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16")
     p.add_argument("--device", help="cuda, cuda:1, mps or cpu (default: the best available)")
     p.add_argument("--decode-chunk-size", type=int, default=4, help="frames per VAE decode call")
+    p.add_argument("--memory-plan", default="auto", choices=("auto", "off"),
+                   help="auto: predict the peak memory and pick guidance batching, decode chunk, windows that fit")
+    p.add_argument("--memory-limit", type=int, default=0, metavar="MIB",
+                   help="plan for at most this much device memory (default: what the device has free)")
     p.add_argument("--from-metadata", type=Path, metavar="METADATA_JSON",
                    help="repeat a clip: take every parameter (and the seed) from its metadata.json")
     p.add_argument("--out", type=Path, default=Path("clip"), help="output folder (default ./clip)")
@@ -122,6 +126,7 @@ def request_from_args(args: argparse.Namespace):  # -> GenerationRequest (import
         "width": args.width, "height": args.height, "frames": args.frames, "steps": args.steps,
         "guidance": args.guidance, "seed": args.seed, "scheduler": args.scheduler, "fps": args.fps,
         "precision": args.precision, "decode_chunk_size": args.decode_chunk_size,
+        "memory_plan": args.memory_plan, "memory_limit_mb": args.memory_limit,
         "references": [_at_frame(t) for t in args.reference], "reference_strength": args.reference_strength,
         "sparsectrl": dict(zip(("path", "weight"), weighted(args.sparsectrl), strict=True))
         if args.sparsectrl else None,

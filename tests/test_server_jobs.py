@@ -30,6 +30,9 @@ def test_submit_follow_events_and_outputs_on_disk(server: ServiceProcess) -> Non
     assert [p["step"] for p in progress] == [1, 2, 3] and all(p["total"] == 3 for p in progress)
     previews = [base64.b64decode(p["preview_png_base64"]) for p in progress if "preview_png_base64" in p]
     assert previews and all(png.startswith(b"\x89PNG") for png in previews)
+    # The memory plan comes with the start of denoising (and is in metadata.json below).
+    denoising = next(e.data for e in events if e.kind == "phase" and e.data["phase"] == "denoising")
+    assert denoising["memory_plan"]["cfg"] == "batched" and denoising["memory_plan"]["fits"]
 
     job = client.job(job_id)
     assert job.status == "succeeded" and job.seed == 7 and job.error is None
@@ -37,7 +40,8 @@ def test_submit_follow_events_and_outputs_on_disk(server: ServiceProcess) -> Non
     assert sorted(p.name for p in (out / "frames").iterdir()) == [f"{i:04d}.png" for i in range(4)]
     for name in ("animation.mp4", "animation.gif", "metadata.json"):
         assert (out / name).stat().st_size > 0
-    assert json.loads((out / "metadata.json").read_text())["seed"] == 7
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["seed"] == 7 and metadata["memory_plan"] == denoising["memory_plan"]
     assert client.file_bytes(job_id, "frames/0002.png") == (out / "frames" / "0002.png").read_bytes()
     assert set(job.files) == set(events[-1].data["files"])
 

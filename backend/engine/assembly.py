@@ -16,6 +16,7 @@ from diffusers import AnimateDiffPipeline, SparseControlNetModel
 from backend.engine.adapters import AdapterSet
 from backend.engine.base_loader import load_base
 from backend.engine.device import DeviceChoice
+from backend.engine.memory_plan import MemoryEstimator
 from backend.engine.motion_loader import check_adapter_fits_base, load_motion_module
 from backend.engine.schedulers import make_scheduler
 from backend.engine.sparsectrl import load_sparsectrl
@@ -28,6 +29,15 @@ class AssembledPipeline:
     adapters: AdapterSet
     motion_info: MotionModuleInfo
     base_format: str
+    _estimator: MemoryEstimator | None = None
+
+    def memory_estimator(self) -> MemoryEstimator:
+        """Built on first use and kept with the pipeline: its dry runs are cached per job shape."""
+        if self._estimator is None:
+            pipe = self.pipe
+            self._estimator = MemoryEstimator(pipe.unet, pipe.vae, [pipe.unet, pipe.vae, pipe.text_encoder],
+                                              pipe.vae_scale_factor)
+        return self._estimator
 
 
 def _file_key(path: Path) -> tuple[str, int]:

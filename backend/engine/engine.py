@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 import torch
 from PIL import Image
 
-from backend.engine.assembly import PipelineCache
+from backend.engine.assembly import AssembledPipeline, PipelineCache
 from backend.engine.context_windows import plan_windows
 from backend.engine.continuation import check_fits, join, load_source_clip
 from backend.engine.device import DeviceChoice, choose_device, peak_memory_bytes, reset_peak_memory
+from backend.engine.feed_forward_chunks import chunked_feed_forward
+from backend.engine.memory_plan import JobShape, MemoryPlan, choose_plan, device_budget
 from backend.engine.noise import free_init_reinitialise
 from backend.engine.progress import CancelCheck, Cancelled, Progress, ProgressCallback
 from backend.engine.prompts import encode_conditioning
@@ -45,6 +47,7 @@ class GenerationResult:
     device: str
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
     peak_memory_bytes: int | None = None
+    memory_plan: MemoryPlan | None = None
     motion_module_version: str = ""
     pipeline_cached: bool = False
     latents: torch.Tensor | None = None  # final latents of the clip's last frames (what a continuation pins)
@@ -131,22 +134,31 @@ class AnimationEngine:
             control = control_hook(sparse_model, condition, req.sparsectrl.weight)
         timings["prepare"] = time.perf_counter() - t0
 
-        # 6. Denoise (window by window for long clips; FreeInit repeats it from re-initialised noise).
+        # 6. Plan the memory: predict the peak, choose guidance batching, feed-forward pieces, decode chunk
+        #    and (last resort) context windows that fit the device's free memory
+        t0 = time.perf_counter()
+        memory = self._plan_memory(req, assembled, frames, choice, control is not None)
+        cond = dataclasses.replace(cond, batched=memory.cfg != "sequential")
+        timings["plan"] = time.perf_counter() - t0
+
+        # 7. Denoise (window by window for long clips; FreeInit repeats it from re-initialised noise).
         #    The step callback reports progress and raises `Cancelled`, which skips the decode.
         run_steps = denoising_steps(req)
         total = run_steps * (1 + req.free_init)
-        plan = (plan_windows(frames, req.context_length, req.context_overlap, req.closed_loop, req.context_weighting)
-                if req.context_length else plan_windows(frames, frames, 0))
+        context = memory.context_length
+        overlap = req.context_overlap if context == req.context_length else context // 2  # the plan's windows
+        plan = (plan_windows(frames, context, overlap, req.closed_loop, req.context_weighting)
+                if context else plan_windows(frames, frames, 0))
 
         def on_step(i: int, latents: torch.Tensor, done_before: int) -> None:
             report(Progress("denoising", done_before + i + 1, total, latents))
             if should_cancel is not None and should_cancel():
                 raise Cancelled("the job was cancelled")
 
-        report(Progress("denoising", 0, total))
+        report(Progress("denoising", 0, total, memory_plan=memory.to_dict()))
         t0 = time.perf_counter()
         latents, timesteps = start.latents, start.timesteps
-        with torch.inference_mode():
+        with torch.inference_mode(), chunked_feed_forward(pipe.unet, memory.ff_pieces):
             for round_ in range(1 + req.free_init):
                 if round_:
                     scheduler.set_timesteps(req.steps, device=choice.device)
@@ -160,10 +172,10 @@ class AnimationEngine:
         timings["denoise"] = time.perf_counter() - t0
         timings["per_step"] = timings["denoise"] / total
 
-        # 7. Decode in chunks of frames (bounds the memory peak); a continuation joins its source
+        # 8. Decode in chunks of frames (bounds the memory peak); a continuation joins its source
         report(Progress("decoding", total, total))
         t0 = time.perf_counter()
-        clip = decode_to_images(pipe, latents, req.decode_chunk_size)
+        clip = decode_to_images(pipe, latents, memory.decode_chunk)
         first_frame = 0
         if source is not None:
             first_frame = len(source.frames) - req.extend_overlap
@@ -178,11 +190,26 @@ class AnimationEngine:
             device=choice.label,
             timings=timings,
             peak_memory_bytes=peak_memory_bytes(choice),
+            memory_plan=memory,
             motion_module_version=assembled.motion_info.version,
             pipeline_cached=cached,
             latents=latents.detach().to("cpu", torch.float16),
             latents_first_frame=first_frame,
         )
+
+    def _plan_memory(self, req: GenerationRequest, assembled: AssembledPipeline, frames: int, choice: DeviceChoice,
+                     sparsectrl: bool) -> MemoryPlan:
+        shape = JobShape(req.width, req.height, frames, req.context_length, req.guidance > 1.0, req.decode_chunk_size)
+        estimator = assembled.memory_estimator()
+        if req.memory_plan == "off":
+            return MemoryPlan("batched" if shape.guided else "none", 1, req.decode_chunk_size, req.context_length,
+                              0, estimator.weights_bytes(), None, True, "memory planning off: run as asked")
+        budget = device_budget(choice.device, req.memory_limit_mb, in_use=estimator.weights_bytes())
+        plan = choose_plan(shape, estimator, budget)
+        if sparsectrl:  # its ControlNet's activations run beside the UNet's and are not in the dry run
+            plan = dataclasses.replace(plan, note=(plan.note + "; " if plan.note else "")
+                                       + "SparseCtrl's own activations are not in the prediction")
+        return plan
 
 
 def decode_to_images(pipe, latents: torch.Tensor, chunk: int) -> list[Image.Image]:

@@ -62,6 +62,7 @@ def build_metadata(result: GenerationResult) -> dict[str, Any]:
         "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
         "pipeline_cached": result.pipeline_cached,  # base + motion module reused from the previous job
         "peak_memory_bytes": result.peak_memory_bytes,
+        "memory_plan": result.memory_plan.to_dict() if result.memory_plan else None,
     }
 
 

@@ -24,6 +24,7 @@ class Progress:
     step: int = 0
     total: int = 0
     latents: torch.Tensor | None = None  # current latents while denoising, for previews
+    memory_plan: dict | None = None  # with the first "denoising" report: what the job runs with (MemoryPlan)
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -65,6 +65,9 @@ class GenerationRequest:
     fps: int = 8
     precision: str = "auto"
     decode_chunk_size: int = 4  # frames per VAE decode call: bounds the decode's memory peak
+    # "auto": predict the peak memory and pick the set-up that fits (memory_plan.py); "off": run as asked.
+    memory_plan: str = "auto"
+    memory_limit_mb: int = 0  # what "auto" may use at most (0: what the device has free)
     # The clip starts from these pictures' latents, noised as img2img does: 0 keeps them, 1 ignores them.
     references: tuple[ReferenceFrame, ...] = ()
     reference_strength: float = 0.8

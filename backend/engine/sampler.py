@@ -42,6 +42,7 @@ class Conditioning:
     text: torch.Tensor  # (F, 77, D): one text embedding per frame
     negative: torch.Tensor | None  # (F, 77, D), None without classifier-free guidance
     guidance: float
+    batched: bool = True  # both guidance halves in one UNet call; False: two calls, half the activation memory
 
 
 def step_kwargs(scheduler, generator: torch.Generator | None, eta: float = 0.0) -> dict:
@@ -87,14 +88,20 @@ def denoise(unet: UNetMotionModel, scheduler, latents: torch.Tensor, timesteps: 
 def _predict(unet: UNetMotionModel, scheduler, latents: torch.Tensor, t: torch.Tensor, cond: Conditioning,
              window: torch.Tensor, control: ControlHook | None) -> torch.Tensor:
     """Guided noise prediction for one window of frames (the UNet sees exactly these frames)."""
-    guided = cond.negative is not None
-    model_input = torch.cat([latents] * 2) if guided else latents
-    model_input = scheduler.scale_model_input(model_input, t)
-    # UNetMotionModel folds (batch, frames) batch-major: all unconditional frames, then all conditional ones.
-    text = torch.cat([cond.negative[window], cond.text[window]]) if guided else cond.text[window]
+    if cond.negative is None:
+        return _unet(unet, scheduler, latents, t, cond.text[window], window, control)
+    if cond.batched:
+        # UNetMotionModel folds (batch, frames) batch-major: all unconditional frames, then all conditional ones.
+        text = torch.cat([cond.negative[window], cond.text[window]])
+        uncond, conditional = _unet(unet, scheduler, torch.cat([latents] * 2), t, text, window, control).chunk(2)
+    else:
+        uncond = _unet(unet, scheduler, latents, t, cond.negative[window], window, control)
+        conditional = _unet(unet, scheduler, latents, t, cond.text[window], window, control)
+    return uncond + cond.guidance * (conditional - uncond)
+
+
+def _unet(unet: UNetMotionModel, scheduler, latents: torch.Tensor, t: torch.Tensor, text: torch.Tensor,
+          window: torch.Tensor, control: ControlHook | None) -> torch.Tensor:
+    model_input = scheduler.scale_model_input(latents, t)
     kwargs = control(window, model_input, t, text) if control is not None else {}
-    pred = unet(model_input, t, encoder_hidden_states=text, **kwargs).sample
-    if guided:
-        uncond, conditional = pred.chunk(2)
-        pred = uncond + cond.guidance * (conditional - uncond)
-    return pred
+    return unet(model_input, t, encoder_hidden_states=text, **kwargs).sample

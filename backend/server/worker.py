@@ -166,7 +166,8 @@ class Worker:
                 self._store.add_event(job_id, "phase", {"phase": p.phase})
                 return
             if p.step == 0:
-                self._store.add_event(job_id, "phase", {"phase": "denoising", "total": p.total})
+                self._store.add_event(job_id, "phase", {"phase": "denoising", "total": p.total,
+                                                        "memory_plan": p.memory_plan})
                 return
             self._faults.at_denoising_step()
             data: dict[str, Any] = {"step": p.step, "total": p.total}

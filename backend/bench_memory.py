@@ -1,0 +1,92 @@
+"""`animatediff-studio bench-memory`: what the VRAM planner predicts for every set-up it can choose, without
+weights or a GPU (a dry run of the full-size architecture on the `meta` device), and which one it picks for a
+budget. `bench` then checks a prediction against `torch.cuda.max_memory_allocated` on a real run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+TEXT_ENCODER_PARAMS = 123_060_480  # SD1.5's CLIP ViT-L/14 text model: resident with the UNet and VAE
+
+
+def add_bench_memory_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench-memory", help="predicted peak memory of each set-up the planner can choose")
+    p.add_argument("--width", type=int, default=512)
+    p.add_argument("--height", type=int, default=512)
+    p.add_argument("--frames", type=int, nargs="+", default=[16])
+    p.add_argument("--context-length", type=int, default=0, help="windows of this many frames (0: none)")
+    p.add_argument("--guidance", type=float, default=7.5)
+    p.add_argument("--decode-chunk-size", type=int, default=4)
+    p.add_argument("--budget-mib", type=int, default=5 * 1024, help="the budget to plan for (default 5 GiB)")
+    p.add_argument("--tiny", action="store_true", help="the tiny test model instead of full-size SD1.5 + v2")
+    p.add_argument("--json", type=Path, help="also write the table as JSON here")
+    p.set_defaults(func=run_bench_memory)
+
+
+def _estimator(tiny: bool):  # -> MemoryEstimator
+    import torch
+    from accelerate import init_empty_weights
+    from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel, UNetMotionModel
+
+    from backend.engine.memory_plan import MemoryEstimator
+    from models.base_config import load_sd15_config
+
+    with init_empty_weights():
+        if tiny:
+            from models.testing.tiny_base import build_tiny_base
+            from models.testing.tiny_motion import build_tiny_motion_adapter
+
+            base = build_tiny_base(0)
+            unet2d, vae, adapter, dtype = base.unet, base.vae, build_tiny_motion_adapter(0), torch.float32
+        else:
+            unet2d = UNet2DConditionModel.from_config(load_sd15_config("unet"))
+            vae = AutoencoderKL.from_config(load_sd15_config("vae"))
+            adapter = MotionAdapter(block_out_channels=(320, 640, 1280, 1280), motion_layers_per_block=2,
+                                    motion_max_seq_length=32, use_motion_mid_block=True)
+            dtype = torch.float16
+        unet = UNetMotionModel.from_unet2d(unet2d, adapter, load_weights=False)
+    unet, vae = (torch.nn.Module.to(m, device="meta", dtype=dtype) for m in (unet, vae))
+    scale = 2 ** (len(vae.config.block_out_channels) - 1)
+    return MemoryEstimator(unet, vae, [unet, vae], scale), (0 if tiny else TEXT_ENCODER_PARAMS * 2)
+
+
+def run_bench_memory(args: argparse.Namespace) -> int:
+    from backend.engine.memory_plan import JobShape, candidates, choose_plan
+
+    estimator, text_encoder = _estimator(args.tiny)
+    budget = args.budget_mib * 2**20 - text_encoder  # the planner's weights leave the text encoder out here
+    mib = 2**20
+    rows: list[dict[str, Any]] = []
+    weights = (estimator.weights_bytes() + text_encoder) / mib
+    print(f"{'tiny' if args.tiny else 'SD1.5 + v2-size module, fp16'}; weights {weights:.0f} MiB resident; "
+          f"{args.width}x{args.height}; budget {args.budget_mib} MiB")
+    print(f"{'frames':>6} {'cfg':>10} {'ff':>3} {'decode':>6} {'context':>7} {'denoise MiB':>12} "
+          f"{'decode MiB':>11} {'peak MiB':>9}  chosen")
+    for frames in args.frames:
+        shape = JobShape(args.width, args.height, frames, args.context_length, args.guidance > 1,
+                         args.decode_chunk_size)
+        chosen = choose_plan(shape, estimator, budget)
+        for cfg, ff, chunk, context in candidates(shape):
+            window = min(context or frames, frames)
+            denoise = estimator.unet_bytes(2 if cfg == "batched" else 1, window, args.height, args.width, ff)
+            decode = estimator.decode_bytes(min(chunk, frames), args.height, args.width)
+            peak = estimator.predict(shape, cfg, ff, chunk, context) + text_encoder
+            is_chosen = (cfg, ff, chunk, context) == (chosen.cfg, chosen.ff_pieces, chosen.decode_chunk,
+                                                      chosen.context_length)
+            rows.append({"frames": frames, "cfg": cfg, "ff_pieces": ff, "decode_chunk": chunk,
+                         "context_length": context, "denoise_mib": round(denoise / mib, 1),
+                         "decode_mib": round(decode / mib, 1), "peak_mib": round(peak / mib, 1),
+                         "chosen": is_chosen})
+            print(f"{frames:>6} {cfg:>10} {ff:>3} {chunk:>6} {context or '-':>7} {denoise / mib:>12.0f} "
+                  f"{decode / mib:>11.0f} {peak / mib:>9.0f}  {'<-' if is_chosen else ''}")
+    if args.json:
+        args.json.write_text(json.dumps({"settings": vars(args) | {"json": str(args.json), "func": None},
+                                         "weights_mib": round(weights, 1), "rows": rows}, indent=2))
+    print("(dry runs on the meta device: no weights, no GPU; `bench` measures a real run beside its prediction)",
+          file=sys.stderr)
+    return 0
