@@ -11,19 +11,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from backend.training.plotting import moving_average  # PIL and stdlib only: no torch in the UI
+
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 12, 12, 28
 RAW_COLOR, TREND_COLOR = QColor(110, 150, 210), QColor(214, 96, 36)
-
-
-def moving_average(values: list[float], window: int) -> list[float]:
-    """Trailing mean over up to `window` values (the first points average what there is so far)."""
-    out, total = [], 0.0
-    for i, value in enumerate(values):
-        total += value
-        if i >= window:
-            total -= values[i - window]
-        out.append(total / min(i + 1, window))
-    return out
 
 
 class LossPlot(QWidget):
