@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from models.camera import CAMERA_MOVES
+from models.motion_config import MOTION_VARIANTS
 
 _KINDS = {
     "domain-adapter": "LoRA on the frozen base's attention, trained on single video frames (absorbs the video look)",
@@ -26,6 +27,7 @@ _FLAGS = {
     "size": "data.size", "steps": "loop.steps", "lr": "loop.learning_rate", "batch_size": "loop.batch_size",
     "seed": "loop.seed", "device": "loop.device", "mixed_precision": "loop.mixed_precision",
     "checkpoint_every": "loop.checkpoint_every", "sample_every": "loop.sample_every",
+    "motion_variant": "motion_variant",
 }
 
 
@@ -46,6 +48,10 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                        help="data source (default: folder when --data is given, else synthetic; camera for "
                             "motion-lora with --move)")
         k.add_argument("--move", choices=CAMERA_MOVES, help="camera move to synthesize (motion-lora)")
+        if kind == "motion-module":
+            k.add_argument("--motion-variant", choices=MOTION_VARIANTS,
+                           help="transformer (the paper's, default), hybrid (EasyAnimate: global attention on odd "
+                                "modules) or conv1d (the ablation)")
         for name, kind_ in (("rank", int), ("count", int), ("frames", int), ("stride", int), ("size", int),
                             ("steps", int), ("lr", float), ("batch-size", int), ("seed", int),
                             ("checkpoint-every", int), ("sample-every", int)):

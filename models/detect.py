@@ -304,7 +304,9 @@ def _unknown(shapes: Mapping[str, tuple[int, ...]], index: CheckpointIndex) -> M
         return ModelInfo("unknown", notes=(f"holds no tensors at the top level (keys: {keys})",))
     hints = (("double_blocks.", "a Flux model"), ("joint_blocks.", "an SD3 model"),
              ("control_model.", "a ControlNet"), ("conditioner.embedders", "an SDXL text encoder"),
-             ("down_blocks.0.resnets.0.conv1.weight", "a diffusers UNet alone (use its whole pipeline folder)"))
+             ("down_blocks.0.resnets.0.conv1.weight", "a diffusers UNet alone (use its whole pipeline folder)"),
+             (".motion_modules.0.conv_in.weight", "the 1D-convolution ablation of a motion module (train "
+              "--motion-variant conv1d), which scripts/paper_benchmark.py measures; it is not for generation"))
     what = next((text for marker, text in hints if any(marker in k for k in shapes)), None)
     sample = ", ".join(sorted(shapes)[:3])
     reason = f"looks like {what}; this tool does not use it" if what else \

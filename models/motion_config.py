@@ -21,6 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+# The temporal layer a motion module is built from (backend/engine/motion_variants.py): the paper's
+# transformer, EasyAnimate's hybrid (global attention on odd modules), a 1D convolution (the ablation).
+MOTION_VARIANTS: tuple[str, ...] = ("transformer", "hybrid", "conv1d")
+
 if TYPE_CHECKING:
     import torch
 

@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--out", type=Path, default=ROOT / "build" / "paper-benchmark")
     p.add_argument("--model-dir", type=Path, help="a copy of models/builtin to measure (default: models/builtin)")
+    p.add_argument("--ablation-dir", type=Path, default=ROOT / "build" / "ablation",
+                   help="transformer/ and conv1d/ motion modules from scripts/train_ablation.py")
     args = p.parse_args(argv)
     rows = tuple(r for r in args.rows.split(",") if r)
     unknown = [r for r in rows if r not in ROWS]
@@ -43,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     from models.builtin import builtin_model_paths
 
     model = builtin_model_paths(args.model_dir) if args.model_dir else builtin_model_paths()
-    results = PaperBenchmark(model, seeds=args.seeds, steps=args.steps, log=log).run(rows)
+    results = PaperBenchmark(model, seeds=args.seeds, steps=args.steps, log=log,
+                             ablation_dir=args.ablation_dir).run(rows)
     path = write_results(results, args.out)
     print(to_markdown(results))
     print(f"written to {path}")

@@ -15,6 +15,7 @@ from accelerate import init_empty_weights
 from diffusers import MotionAdapter, UNet2DConditionModel
 
 from backend.engine.exact_load import load_exactly
+from backend.engine.motion_variants import read_variant
 from models.checkpoint_reader import load_state_dict
 from models.errors import IncompatibleModelsError, WrongModelKindError
 from models.motion_config import (
@@ -30,14 +31,21 @@ from models.motion_config import (
 class LoadedMotionModule:
     adapter: MotionAdapter
     info: MotionModuleInfo
+    variant: str = "transformer"  # hybrid: switch the inflated UNet with apply_motion_variant
 
 
 def load_motion_module(path: Path, dtype: torch.dtype, field: str = "motion_module") -> LoadedMotionModule:
+    variant = read_variant(path)
+    if variant == "conv1d":
+        raise WrongModelKindError(
+            f"{field}: {path} is the 1D-convolution ablation of a motion module (trained with --motion-variant "
+            "conv1d): it is measured by scripts/paper_benchmark.py, not used for generation or MotionLoRAs (it has "
+            "no attention); use a transformer or hybrid motion module", field=field)
     if path.is_dir():
         adapter = MotionAdapter.from_pretrained(path, local_files_only=True, torch_dtype=dtype)
         state = adapter.state_dict()
         info = motion_module_info({k: tuple(v.shape) for k, v in state.items()})
-        return LoadedMotionModule(adapter.eval(), info)
+        return LoadedMotionModule(adapter.eval(), info, variant)
     state = load_state_dict(path)
     state = {k.removeprefix("module."): v for k, v in state.items()}
     if not is_motion_module(state):
@@ -54,7 +62,7 @@ def load_motion_module(path: Path, dtype: torch.dtype, field: str = "motion_modu
     with init_empty_weights(include_buffers=False):
         adapter = MotionAdapter(**info.config)
     load_exactly(adapter, state, path=path, field=field, what="the motion-module layout derived from its tensors")
-    return LoadedMotionModule(adapter.to(dtype).eval(), info)
+    return LoadedMotionModule(adapter.to(dtype).eval(), info, variant)
 
 
 def check_adapter_fits_base(info: MotionModuleInfo, unet: UNet2DConditionModel, field: str = "motion_module") -> None:

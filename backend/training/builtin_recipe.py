@@ -18,6 +18,7 @@ Stages (each reads the previous stages' outputs from the work folder and is skip
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -51,7 +52,7 @@ class RecipeSettings:
     base_steps: int = 1300
     adapter_steps: int = 120
     motion_steps: int = 1200
-    motion_lora_steps: int = 30
+    motion_lora_steps: int = 1000
     personalized_steps: int = 120
     scale: float = 1.0
     # One thread: with other jobs on the two cores, two OpenMP threads ran 2x slower than one (measured).
@@ -132,12 +133,20 @@ def stage_domain_adapter(work: Path, s: RecipeSettings) -> None:
     _record(work, "domain-adapter", run_trainer(config, on_progress=_progress(s.log, "domain-adapter"), log=s.log))
 
 
-def stage_motion_module(work: Path, s: RecipeSettings) -> None:
+def motion_module_config(work: Path, steps: int, out: Path | None = None, variant: str = "transformer"
+                         ) -> TrainConfig:
+    """Stage 4's run (also the ablation's, with another variant and folder: same clips, seed and schedule)."""
     config = _config("motion-module", work, domain_adapter=str(work / "domain-adapter" / "domain_adapter.safetensors"),
+                     motion_variant=variant,
                      data=DataConfig(source="synthetic", count=_VIRTUAL, frames=FRAMES, size=CANVAS, seed=SEED + 30),
-                     loop=LoopSettings(steps=s.steps("motion"), learning_rate=1e-3, batch_size=2, lr_warmup_steps=20,
+                     loop=LoopSettings(steps=steps, learning_rate=1e-3, batch_size=2, lr_warmup_steps=20,
                                        seed=SEED + 31, device="cpu", checkpoint_every=100, sample_every=200,
                                        log_every=10))
+    return config if out is None else dataclasses.replace(config, output_dir=str(out))
+
+
+def stage_motion_module(work: Path, s: RecipeSettings) -> None:
+    config = motion_module_config(work, s.steps("motion"))
     _record(work, "motion-module", run_trainer(config, on_progress=_progress(s.log, "motion-module"), log=s.log))
 
 
@@ -244,9 +253,10 @@ def stage_done(work: Path, stage: str) -> bool:
     marker = {"vae": work / "vae" / "vae" / "config.json", "base": work / "base" / "pipeline" / "unet",
               "domain-adapter": work / "domain-adapter" / "domain_adapter.safetensors",
               "motion-module": work / "motion-module" / "motion_module.safetensors",
-              "motion-loras": work / "motion-loras" / "roll-anticlockwise" / "motion_lora.safetensors",
               "personalized": work / "personalized" / "pipeline" / "unet",
               "decoder": work / "decoder" / "vae" / "config.json"}
+    if stage == "motion-loras":  # every move (removing one move's folder retrains just that one)
+        return all((work / "motion-loras" / m / "motion_lora.safetensors").exists() for m in CAMERA_MOVES)
     path = marker.get(stage)
     return path is not None and path.exists()
 

@@ -34,6 +34,7 @@ from backend.training.loop_settings import LoopSettings
 from backend.training.shapes import OBJECT_MOVES
 from models.camera import CAMERA_MOVES
 from models.errors import InvalidInputError
+from models.motion_config import MOTION_VARIANTS
 
 KINDS: tuple[str, ...] = ("domain-adapter", "motion-module", "motion-lora")
 SOURCES: tuple[str, ...] = ("synthetic", "folder", "camera")
@@ -68,6 +69,7 @@ class TrainConfig:
     motion_module: str | None = None
     domain_adapter: str | None = None
     rank: int = 8
+    motion_variant: str = "transformer"  # motion-module: transformer, hybrid (EasyAnimate) or conv1d (ablation)
     resume: bool = False
     sample_prompt: str = "a red circle moving right"
     sample_steps: int = 20  # denoising steps of the sample clip rendered every loop.sample_every steps
@@ -171,6 +173,11 @@ def check_config(c: TrainConfig) -> None:
         raise InvalidInputError("motion_module: missing; a MotionLoRA trains on top of a motion module (give "
                                 "--motion-module)", field="motion_module")
     _range("rank", c.rank, 1, 256)
+    if c.motion_variant not in MOTION_VARIANTS:
+        raise _bad("motion_variant", c.motion_variant, f"one of {', '.join(MOTION_VARIANTS)}")
+    if c.motion_variant != "transformer" and c.kind != "motion-module":
+        raise InvalidInputError(f"motion_variant: {c.motion_variant!r} is for training a motion module; a "
+                                f"{c.kind} takes the variant of the module it is given", field="motion_variant")
     _range("sample_steps", c.sample_steps, 1, 200)
     d, lp = c.data, c.loop
     if d.source not in SOURCES:

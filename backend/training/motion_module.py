@@ -14,6 +14,7 @@ Outputs: `motion_module.safetensors` (the original AnimateDiff layout, like `mm_
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from diffusers.models.unets.unet_motion_model import AnimateDiffTransformer3D
 from safetensors.torch import save_file
 
 from backend.engine.base_loader import BaseComponents
+from backend.engine.motion_variants import METADATA_KEY, apply_motion_variant, file_metadata, variant_of
 from backend.training.diffusion import DiffusionObjective
 from backend.training.loop import TrainingTask
 from backend.training.sampling import ClipSample
@@ -65,17 +67,26 @@ def motion_state(unet: UNetMotionModel) -> dict[str, torch.Tensor]:
 def export_motion_module(unet: UNetMotionModel, adapter_config: dict, folder: Path, *, fp16: bool = False
                          ) -> dict[str, Path]:
     """Write the trained module in all three forms; the folder goes through `MotionAdapter` itself, so a key
-    that does not fit the config fails here rather than in a user's pipeline."""
+    that does not fit the config fails here rather than in a user's pipeline. The variant is in each file's
+    metadata (and `variant.json` in the folder). A conv1d module has no MotionAdapter or original form: it is
+    written once, in diffusers' names, as `motion_module.safetensors`."""
     state = {k: v.detach().cpu().contiguous() for k, v in motion_state(unet).items()}
+    dtype = torch.float16 if fp16 else torch.float32
+    variant = variant_of(unet)
+    metadata = file_metadata(variant, adapter_config)
+    folder.mkdir(parents=True, exist_ok=True)
+    if variant == "conv1d":
+        save_file({k: v.to(dtype) for k, v in state.items()}, str(folder / "motion_module.safetensors"), metadata)
+        return {"original": folder / "motion_module.safetensors"}
     adapter = MotionAdapter(**adapter_config)
     adapter.load_state_dict(state, strict=True)
-    dtype = torch.float16 if fp16 else torch.float32
-    folder.mkdir(parents=True, exist_ok=True)
     adapter.to(dtype).save_pretrained(folder / "motion_adapter")
+    (folder / "motion_adapter" / "variant.json").write_text(json.dumps({METADATA_KEY: variant}))
     weights = {k: v.to(dtype) for k, v in state.items() if not k.endswith("pos_embed.pe")}
-    save_file(weights, str(folder / "motion_module_diffusers.safetensors"))
+    save_file(weights, str(folder / "motion_module_diffusers.safetensors"), metadata)
     original = diffusers_to_original(weights, adapter_config["motion_max_seq_length"])
-    save_file({k: v.to(dtype).contiguous() for k, v in original.items()}, str(folder / "motion_module.safetensors"))
+    save_file({k: v.to(dtype).contiguous() for k, v in original.items()}, str(folder / "motion_module.safetensors"),
+              metadata)
     return {"original": folder / "motion_module.safetensors",
             "diffusers": folder / "motion_module_diffusers.safetensors",
             "diffusers_folder": folder / "motion_adapter"}
@@ -88,11 +99,12 @@ class MotionModuleTask(TrainingTask):
 
     def __init__(self, base: BaseComponents, adapter: MotionAdapter, *,
                  sample_prompt: str = "a red circle moving right", sample_frames: int = 16, sample_size: int = 64,
-                 sample_steps: int = 20) -> None:
+                 sample_steps: int = 20, variant: str = "transformer") -> None:
         self.base, self.adapter_config = base, dict(adapter.config)
         base.text_encoder.requires_grad_(False).eval()
         self.unet = UNetMotionModel.from_unet2d(base.unet, adapter)
-        self.unet.freeze_unet2d_params()  # base frozen; only motion_modules.* train
+        apply_motion_variant(self.unet, variant)  # conv1d: new zero-output modules replace the transformers
+        self.unet.freeze_unet2d_params()  # base frozen; only motion_modules.* (of any variant) train
         self.objective = DiffusionObjective(self.unet, base.vae, base.text_encoder, base.tokenizer)
         self.clip_sample = ClipSample(sample_prompt, sample_frames, sample_size, sample_steps)
 

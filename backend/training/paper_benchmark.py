@@ -11,8 +11,13 @@ Rows (each over `seeds` seeds; the prompt of seed i cycles colours, shapes and, 
 - `watermark`: "a red circle" with the domain adapter at scale 1 vs without it: share of clips whose corner
   shows the video watermark (contrast above 40 of 255).
 - `zoom-in`: "a red circle" with the zoom-in MotionLoRA vs without: share of clips whose shape grows >= 15%.
+- `ablation-conv1d` (needs `ablation_dir`, made by `scripts/train_ablation.py`): a 1D temporal convolution and
+  the transformer, trained the same number of steps on the same clips: share of seeds (same prompt, same noise)
+  where the convolution's clip moves less (net travel of the tracked shape); the mean travels are in details.
 
-Every clip goes through `AnimationEngine.generate`, the same path as `animatediff-studio generate`.
+Every clip goes through `AnimationEngine.generate`, the same path as `animatediff-studio generate`, except the
+ablation's: the engine does not generate with a conv1d module, so both of its modules run in diffusers'
+`AnimateDiffPipeline` with the engine's DDIM schedule.
 """
 
 from __future__ import annotations
@@ -29,11 +34,19 @@ import numpy as np
 
 from backend.engine.engine import AnimationEngine
 from backend.engine.request import GenerationRequest, WeightedFile
-from backend.training.motion_measure import area_ratio, direction, is_outlined, track, watermark_contrast
+from backend.training.motion_measure import (
+    area_ratio,
+    direction,
+    displacement,
+    is_outlined,
+    track,
+    watermark_contrast,
+)
 from backend.training.shapes import COLOURS, DIRECTIONS, SHAPES
 from models.builtin import BuiltinModel, builtin_model_paths
 
-ROWS: tuple[str, ...] = ("direction", "direction-without-module", "personalized", "watermark", "zoom-in")
+ROWS: tuple[str, ...] = ("direction", "direction-without-module", "personalized", "watermark", "zoom-in",
+                         "ablation-conv1d")
 WATERMARK_CONTRAST = 40.0
 ZOOM_GROWTH = 1.15
 
@@ -72,8 +85,9 @@ def identity_motion_module(model: BuiltinModel, folder: Path) -> Path:
 
 class PaperBenchmark:
     def __init__(self, model: BuiltinModel | None = None, seeds: int = 50, steps: int = 20,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print, ablation_dir: Path | None = None) -> None:
         self.model = model or builtin_model_paths()
+        self.ablation_dir = ablation_dir
         self.seeds, self.steps, self.log = seeds, steps, log
         self.engine = AnimationEngine(device="cpu")
         self._identity: Path | None = None
@@ -145,6 +159,48 @@ class PaperBenchmark:
             return RowResult("zoom-in", 0, float("nan"), None, {"missing": "no zoom-in MotionLoRA shipped"})
         lora = WeightedFile(str(self.model.camera["zoom-in"]), 1.0)
         return RowResult("zoom-in", self.seeds, self._share(grows, motion_loras=(lora,)), self._share(grows))
+
+    def row_ablation_conv1d(self) -> RowResult:
+        folder = self.ablation_dir
+        paths = {v: folder / v / "motion_module.safetensors" for v in ("transformer", "conv1d")} if folder else {}
+        if not paths or not all(p.is_file() for p in paths.values()):
+            return RowResult("ablation-conv1d", 0, float("nan"), None,
+                             {"missing": "run scripts/train_ablation.py, then pass --ablation-dir"})
+        pipes = {v: self._ablation_pipe(v, p) for v, p in paths.items()}
+        travel: dict[str, list[float]] = {v: [] for v in pipes}
+        for seed in range(self.seeds):
+            prompt, _ = _prompt(seed, True)
+            for variant, pipe in pipes.items():
+                dx, dy = displacement(track(self._pipe_frames(pipe, prompt, seed)))
+                travel[variant].append(float(np.hypot(dx, dy)))
+        less = float(np.mean(np.array(travel["conv1d"]) < np.array(travel["transformer"])))
+        return RowResult("ablation-conv1d", self.seeds, less, None, {
+            f"mean_travel_px_{v}": round(float(np.mean(t)), 2) for v, t in travel.items()})
+
+    def _ablation_pipe(self, variant: str, path: Path):  # -> AnimateDiffPipeline
+        import torch
+        from diffusers import AnimateDiffPipeline, UNetMotionModel
+
+        from backend.engine.base_loader import load_base
+        from backend.engine.motion_loader import load_motion_module
+        from backend.engine.motion_variants import load_conv1d_unet
+        from backend.engine.schedulers import make_scheduler
+
+        base = load_base(self.model.base, torch.float32)
+        unet = load_conv1d_unet(base.unet, path) if variant == "conv1d" else \
+            UNetMotionModel.from_unet2d(base.unet, load_motion_module(path, torch.float32).adapter)
+        pipe = AnimateDiffPipeline(vae=base.vae, text_encoder=base.text_encoder, tokenizer=base.tokenizer,
+                                   unet=unet.eval(), motion_adapter=None, scheduler=make_scheduler("ddim"))
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
+    def _pipe_frames(self, pipe, prompt: str, seed: int) -> list:  # noqa: ANN001
+        import torch
+
+        d = self.model.defaults
+        with torch.inference_mode():
+            return pipe(prompt, num_frames=d.frames, height=d.height, width=d.width, num_inference_steps=self.steps,
+                        guidance_scale=d.guidance, generator=torch.Generator("cpu").manual_seed(seed)).frames[0]
 
     def run(self, rows: tuple[str, ...] = ROWS) -> list[RowResult]:
         results = []

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from backend.training.smoothing import moving_average
+
 CSV_FIELDS = ("step", "loss", "lr", "seconds")
 
 
@@ -39,16 +41,6 @@ def read_loss_csv(path: Path) -> list[LossRow]:
     with open(path, newline="") as f:
         return [LossRow(int(r["step"]), float(r["loss"]), float(r["lr"]), float(r["seconds"]))
                 for r in csv.DictReader(f)]
-
-
-def moving_average(values: list[float], window: int) -> list[float]:
-    out, total = [], 0.0
-    for i, v in enumerate(values):
-        total += v
-        if i >= window:
-            total -= values[i - window]
-        out.append(total / min(i + 1, window))
-    return out
 
 
 def plot_loss(rows: list[LossRow], path: Path, title: str = "training loss", size: tuple[int, int] = (720, 400)

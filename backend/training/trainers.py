@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from backend.engine.base_loader import BaseComponents, load_base
 from backend.engine.motion_loader import check_adapter_fits_base, load_motion_module
+from backend.engine.motion_variants import apply_motion_variant
 from backend.training.clip_folder import load_clip_folder
 from backend.training.config import TrainConfig, check_config
 from backend.training.datasets import (
@@ -94,18 +95,21 @@ def build_task(config: TrainConfig, base: BaseComponents) -> TrainingTask:
     size = config.data.size
     if config.kind == "domain-adapter":
         return DomainAdapterTask(base, config.rank, (config.sample_prompt,), config.sample_steps)
+    given_variant = "transformer"
     if config.motion_module:
         path = resolve_model(config.motion_module, "motion-modules", "motion_module")
-        loaded = load_motion_module(path, torch.float32)
+        loaded = load_motion_module(path, torch.float32)  # refuses a conv1d module: no attention to adapt
         check_adapter_fits_base(loaded.info, base.unet)
-        adapter = loaded.adapter
+        adapter, given_variant = loaded.adapter, loaded.variant
     else:
         adapter = new_motion_adapter(base.unet, max_seq_length=max(32, config.data.frames))
     if config.kind == "motion-module":
-        return MotionModuleTask(base, adapter, sample_prompt=config.sample_prompt,
-                                sample_frames=config.data.frames, sample_size=size, sample_steps=config.sample_steps)
-    return MotionLoraTask(base, adapter, config.rank, config.data.camera_move or "", config.sample_prompt,
+        return MotionModuleTask(base, adapter, sample_prompt=config.sample_prompt, sample_frames=config.data.frames,
+                                sample_size=size, sample_steps=config.sample_steps, variant=config.motion_variant)
+    task = MotionLoraTask(base, adapter, config.rank, config.data.camera_move or "", config.sample_prompt,
                           config.data.frames, size, config.sample_steps)
+    apply_motion_variant(task.unet, given_variant)  # a hybrid module's LoRA trains with its global layers
+    return task
 
 
 def run_trainer(

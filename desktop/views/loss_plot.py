@@ -11,7 +11,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from backend.training.plotting import moving_average  # PIL and stdlib only: no torch in the UI
+from backend.training.smoothing import moving_average  # stdlib only: the app bundle has no PIL
 
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 12, 12, 28
 RAW_COLOR, TREND_COLOR = QColor(110, 150, 210), QColor(214, 96, 36)
