@@ -188,3 +188,15 @@ def test_the_ablation_row_compares_the_two_modules_on_the_same_seeds(tmp_path) -
     (result,) = PaperBenchmark(seeds=2, steps=2, log=lambda _m: None, ablation_dir=tmp_path).run(("ablation-conv1d",))
     assert result.seeds == 2 and 0.0 <= result.value <= 1.0
     assert set(result.details) >= {"mean_travel_px_transformer", "mean_travel_px_conv1d"}
+
+
+def test_a_damaged_motion_module_is_reported_by_the_loader_not_by_the_variant_probe(tiny_files, tmp_path) -> None:
+    from backend.engine.motion_loader import load_motion_module
+    from models.errors import CorruptCheckpointError
+
+    damaged = tmp_path / "half-download.safetensors"
+    damaged.write_bytes(tiny_files.mm_diffusers_file.read_bytes()[:200])
+    assert read_variant(damaged) == "transformer"  # the probe stays quiet ...
+    with pytest.raises(CorruptCheckpointError, match="damaged safetensors file") as caught:  # ... the loader names it
+        load_motion_module(damaged, torch.float32)
+    assert str(damaged) in str(caught.value)

@@ -57,7 +57,8 @@ class GlobalTemporalTransformer(AnimateDiffTransformer3D):
         x = x.permute(0, 2, 3, 4, 1).reshape(batch, num_frames * height * width, channels)  # frame-major
         x = self.proj_in(x)
         for block in self.transformer_blocks:
-            block.pos_embed.frames = num_frames
+            if isinstance(block.pos_embed, FramePositions):
+                block.pos_embed.frames = num_frames
             x = block(x, encoder_hidden_states=encoder_hidden_states, timestep=timestep,
                       cross_attention_kwargs=cross_attention_kwargs, class_labels=class_labels)
         x = self.proj_out(x)
@@ -107,7 +108,8 @@ def apply_motion_variant(unet: UNetMotionModel, variant: str) -> int:
                 # Same parameters, other token grouping: switching the class keeps every weight and key.
                 module.__class__ = GlobalTemporalTransformer
                 for block in module.transformer_blocks:
-                    block.pos_embed = FramePositions(block.pos_embed.pe)
+                    if block.pos_embed is not None:  # a module without positions has none to tile
+                        block.pos_embed = FramePositions(block.pos_embed.pe)
                 changed += 1
             elif variant == "conv1d" and not isinstance(module, TemporalConv1D):
                 ref = next(module.parameters())
@@ -126,7 +128,7 @@ def variant_of(unet: UNetMotionModel) -> str:
 
 
 def file_metadata(variant: str, adapter_config: dict) -> dict[str, str]:
-    """safetensors metadata naming the variant (and, for conv1d, the adapter shape it was built on)."""
+    """safetensors metadata naming the variant and the adapter config (conv1d files are rebuilt from it)."""
     return {METADATA_KEY: variant, "motion_adapter_config": json.dumps(adapter_config, default=list)}
 
 
@@ -137,10 +139,13 @@ def read_variant(path: Path) -> str:
         return json.loads(marker.read_text())[METADATA_KEY] if marker.is_file() else "transformer"
     if path.suffix.lower() != ".safetensors":
         return "transformer"
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
-    with safe_open(str(path), "pt") as f:
-        metadata = f.metadata() or {}
+    try:
+        with safe_open(str(path), "pt") as f:
+            metadata = f.metadata() or {}
+    except (SafetensorError, OSError):
+        return "transformer"  # the loader reads the file next and reports what is wrong with it, as it names it
     variant = metadata.get(METADATA_KEY, "transformer")
     return variant if variant in VARIANTS else "transformer"
 
