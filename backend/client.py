@@ -95,7 +95,7 @@ class Job:
     error: JobError | None = None
     files: list[str] = field(default_factory=list)  # names for `download`
     seed: int | None = None  # the seed used, once succeeded
-    kind: str = "generation"  # or "motion-lora-training" (`train_motion_lora`)
+    kind: str = "generation"  # or a training (`train`): motion-lora-training, domain-adapter-training, ...
     model: str | None = None  # trainings: the trained model's name in the store, once succeeded
 
     @property
@@ -400,30 +400,36 @@ class Client:
         return Job.from_dict(self._json("GET", f"/v1/jobs/{_q(job_id)}"))
 
     def jobs(self, kind: str | None = None) -> list[Job]:
-        """The history, oldest first; `kind`: only "generation" or only "motion-lora-training" jobs."""
+        """The history, oldest first; `kind`: only "generation" or one training kind ("motion-lora-training", ...)."""
         query = f"?kind={urllib.parse.quote(kind)}" if kind else ""
         return [Job.from_dict(j) for j in self._json("GET", f"/v1/jobs{query}")["jobs"]]
 
-    def train_motion_lora(self, *, name: str, base: str, motion_module: str, data_path: str | None = None,
-                          images: Sequence[str] = (), camera_move: str | None = None, steps: int | None = None,
-                          rank: int | None = None, learning_rate: float | None = None,
-                          **options: Any) -> str:
-        """Queue a MotionLoRA training (`POST /v1/trainings`); returns the job id at once.
+    def train(self, kind: str, *, name: str, base: str, motion_module: str | None = None,
+              data_path: str | None = None, images: Sequence[str] = (), camera_move: str | None = None,
+              steps: int | None = None, rank: int | None = None, learning_rate: float | None = None,
+              **options: Any) -> str:
+        """Queue a training (`POST /v1/trainings`) of `kind`: "motion-lora", "domain-adapter" or "motion-module";
+        returns the job id at once.
 
-        Data: `data_path`, a folder of clips on the service's machine (with `camera_move`, its pictures and clips
-        become clips of that move), or `images`, upload ids (`upload_image`) of pictures plus the `camera_move` to
-        synthesize. `options`: the other fields of `MotionLoraTrainingBody` (caption, frames, size, batch_size,
-        sample_steps, ...). Follow it with `events`/`wait` (progress: step, total, loss); once succeeded,
-        `job.model` is the MotionLoRA's name in `models(kind="motion-lora")`.
+        Data: `data_path`, a folder of clips on the service's machine (for a MotionLoRA with `camera_move`, its
+        pictures and clips become clips of that move), or, for a MotionLoRA only, `images`: upload ids
+        (`upload_image`) of pictures plus the `camera_move` to synthesize. `motion_module`: required for a
+        MotionLoRA, a starting point for a motion module. `options`: the other fields of `TrainingBody`
+        (caption, frames, size, batch_size, motion_variant, domain_adapter, ...). Follow it with `events`/`wait`
+        (progress: step, total, loss); once succeeded, `job.model` is the trained model's name in `models()`.
         """
-        body: dict[str, Any] = {"name": name, "base": base, "motion_module": motion_module, **options}
-        for key, value in (("data_path", data_path), ("camera_move", camera_move), ("steps", steps),
-                           ("rank", rank), ("learning_rate", learning_rate)):
+        body: dict[str, Any] = {"kind": kind, "name": name, "base": base, **options}
+        for key, value in (("motion_module", motion_module), ("data_path", data_path), ("camera_move", camera_move),
+                           ("steps", steps), ("rank", rank), ("learning_rate", learning_rate)):
             if value is not None:
                 body[key] = value
         if images:
             body["images"] = list(images)
         return self._json("POST", "/v1/trainings", body)["id"]
+
+    def train_motion_lora(self, *, name: str, base: str, motion_module: str, **options: Any) -> str:
+        """`train("motion-lora", ...)`: a MotionLoRA from `data_path`'s clips or from `images` + `camera_move`."""
+        return self.train("motion-lora", name=name, base=base, motion_module=motion_module, **options)
 
     def delete(self, job_id: str) -> JobDeleted:
         """Cancel a queued/running job (stops within one denoising step), or remove a finished one."""

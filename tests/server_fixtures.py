@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from backend.client import Client, ensure_backend
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,3 +106,18 @@ def session_server() -> ServiceProcess:
         _session = new_service()
         atexit.register(_session.stop)
     return _session
+
+
+def clip_folder(folder: Path) -> Path:
+    """Two 8-frame GIF clips of a square moving right, with captions, and a file that is no clip at all."""
+    folder.mkdir()
+    for n in range(2):
+        frames = []
+        for t in range(8):
+            image = Image.new("RGB", (64, 64), (10, 10, 40))
+            image.paste((220, 60 + 80 * n, 40), (8 + 5 * t, 24, 24 + 5 * t, 40))
+            frames.append(image)
+        frames[0].save(folder / f"clip{n}.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+        (folder / f"clip{n}.txt").write_text("a square moving right")
+    (folder / "broken.mp4").write_text("not a video")
+    return folder

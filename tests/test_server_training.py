@@ -8,12 +8,11 @@ from __future__ import annotations
 import io
 import math
 import sqlite3
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from server_fixtures import BASE_NAME, MOTION_NAME, ServiceProcess, new_service, tiny_request
+from server_fixtures import BASE_NAME, MOTION_NAME, ServiceProcess, clip_folder, new_service, tiny_request
 
 from backend.client import ApiError, Client, JobEvent
 
@@ -36,21 +35,6 @@ def picture(seed: int, size: int = 96) -> bytes:
     out = io.BytesIO()
     Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8)).save(out, "PNG")
     return out.getvalue()
-
-
-def clip_folder(folder: Path) -> Path:
-    """Two 8-frame GIF clips of a square moving right, with captions, and a file that is no clip at all."""
-    folder.mkdir()
-    for n in range(2):
-        frames = []
-        for t in range(8):
-            image = Image.new("RGB", (64, 64), (10, 10, 40))
-            image.paste((220, 60 + 80 * n, 40), (8 + 5 * t, 24, 24 + 5 * t, 40))
-            frames.append(image)
-        frames[0].save(folder / f"clip{n}.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
-        (folder / f"clip{n}.txt").write_text("a square moving right")
-    (folder / "broken.mp4").write_text("not a video")
-    return folder
 
 
 def train_body(name: str, **overrides: object) -> dict:
@@ -152,7 +136,10 @@ UPLOAD_ID = "0" * 64  # well formed, never uploaded
     ({"motion_module": BASE_NAME}, "motion_module", "motion_module"),
     ({"name": "../escape"}, "name", "'../escape' is not accepted"),
     ({"learning_rate": "0.001"}, "learning_rate", "'0.001' is not accepted"),
-    ({"epochs": 3}, "epochs", "unknown field; see the MotionLoraTrainingBody schema"),
+    ({"epochs": 3}, "epochs", "unknown field; see the TrainingBody schema"),
+    ({"motion_module": None}, "motion_module", "motion_module: missing; a MotionLoRA trains on top of"),
+    ({"motion_variant": "hybrid"}, "motion_variant", "is for motion-module trainings"),
+    ({"kind": "vae"}, "kind", "'vae' is not accepted"),
 ])
 def test_bad_bodies_are_refused_naming_the_field(service: ServiceProcess, overrides: dict, field: str,
                                                  words: str) -> None:
@@ -218,10 +205,11 @@ def test_a_history_written_before_trainings_opens_with_its_jobs_as_generations(t
 
 
 def test_the_client_mirrors_the_training_body() -> None:
-    """`Client.train_motion_lora` names the body's main fields; the rest pass through `options`."""
+    """`Client.train` names the body's main fields; the rest pass through `options`."""
     import inspect
 
-    from backend.server.schema import MotionLoraTrainingBody
+    from backend.server.schema import TrainingBody
 
-    named = set(inspect.signature(Client.train_motion_lora).parameters) - {"self", "options"}
-    assert named <= set(MotionLoraTrainingBody.model_fields)
+    for method in (Client.train, Client.train_motion_lora):
+        named = set(inspect.signature(method).parameters) - {"self", "options"}
+        assert named <= set(TrainingBody.model_fields), method.__name__

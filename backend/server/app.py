@@ -59,7 +59,8 @@ def create_app(settings: Settings) -> FastAPI:
         bus = EventBus()
         store.add_listener(bus.notify)
         worker = Worker(store, settings.data_dir / "jobs", device=settings.device,
-                        import_model=lambda path, name: import_into_store(manager_for(app.state), path, name))
+                        import_model=lambda path, name, folder: import_into_store(manager_for(app.state), path, name,
+                                                                                  folder))
         # 1. Recover: a job that was running when the process died is not trusted; queued ones still run.
         store.interrupt_running()
         for job_id in store.ids_with_status("queued"):
@@ -109,7 +110,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     field = _field_path(loc)
     value = err.get("input")
     if err.get("type") == "extra_forbidden":
-        body = "MotionLoraTrainingBody" if request.url.path.endswith("/trainings") else "GenerationRequestBody"
+        body = "TrainingBody" if request.url.path.endswith("/trainings") else "GenerationRequestBody"
         message = f"{field}: unknown field; see the {body} schema in /v1/openapi.json"
     elif err.get("type") == "missing":
         message = f"{field}: missing; this field is required"

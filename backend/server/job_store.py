@@ -60,7 +60,7 @@ class JobRecord:
     error_field: str | None = None
     files: list[str] = field(default_factory=list)
     seed: int | None = None
-    kind: str = "generation"  # generation | motion-lora-training
+    kind: str = "generation"  # generation, or a training: motion-lora-training, domain-adapter-training, ...
     model: str | None = None  # trainings: the trained model's name in the store
 
 

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from backend.server.app import Services
 
 router = APIRouter(prefix="/v1")
-_KIND_QUERY = Query(None, description="only generations or only trainings (motion-lora-training); all when omitted")
+_KIND_QUERY = Query(None, description=("only jobs of one kind (generation, motion-lora-training, "
+                                       "domain-adapter-training, motion-module-training); all when omitted"))
 KEEPALIVE_S = 15.0  # an SSE comment this often keeps proxies and client timeouts from closing the stream
 
 
@@ -98,19 +99,21 @@ def submit_job(body: schema.GenerationRequestBody, request: Request) -> schema.J
 
 
 @router.post("/trainings", response_model=schema.JobCreated, status_code=202, responses=ERROR_RESPONSES)
-def submit_training(body: schema.MotionLoraTrainingBody, request: Request) -> schema.JobCreated:
-    """Queue a MotionLoRA training (validated now: models, data, ranges); it runs on the same worker as the
-    generations, one job at a time. Follow it with GET /v1/jobs/{id}/events; the MotionLoRA joins the store."""
+def submit_training(body: schema.TrainingBody, request: Request) -> schema.JobCreated:
+    """Queue a training of a MotionLoRA, a domain adapter or a motion module (validated now: models, data,
+    ranges); it runs on the same worker as the generations, one job at a time. Follow it with
+    GET /v1/jobs/{id}/events; the trained model joins the store."""
     from backend.server.training_validation import to_training_request  # the trainer's config checks, no torch
 
     services = _services(request)
-    pending = [j.request.get("name", "") for j in services.store.list_jobs(schema.TRAINING_KIND)
+    job_kind = schema.TRAINING_JOB_KINDS[body.kind]
+    pending = [j.request.get("name", "") for j in services.store.list_jobs(job_kind)
                if j.status in ("queued", "running")]
     try:
         stored = to_training_request(body, pending)
     except StudioError as exc:
         raise ApiError(422, exc.code, exc.message, exc.field, _value_at(body.model_dump(), exc.field)) from exc
-    job = services.store.create(stored, kind=schema.TRAINING_KIND)
+    job = services.store.create(stored, kind=job_kind)
     services.worker.enqueue(job.id)
     return schema.JobCreated(id=job.id, status="queued")
 

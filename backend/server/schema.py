@@ -16,9 +16,16 @@ TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled
 EventKind = Literal["queued", "started", "phase", "progress", "decoding", "log", "finished", "failed", "cancelled",
                     "interrupted"]
 TERMINAL_EVENTS: frozenset[str] = frozenset({"finished", "failed", "cancelled", "interrupted"})
-# What a job does: POST /v1/jobs queues a generation, POST /v1/trainings a MotionLoRA training.
-JobKind = Literal["generation", "motion-lora-training"]
-TRAINING_KIND = "motion-lora-training"
+# What a job does: POST /v1/jobs queues a generation, POST /v1/trainings a training of one of the paper's modules.
+JobKind = Literal["generation", "motion-lora-training", "domain-adapter-training", "motion-module-training"]
+TrainingKind = Literal["motion-lora", "domain-adapter", "motion-module"]
+# A training body's `kind` -> the job's kind, and the model-store folder its result is imported into.
+TRAINING_JOB_KINDS: dict[str, str] = {"motion-lora": "motion-lora-training",
+                                      "domain-adapter": "domain-adapter-training",
+                                      "motion-module": "motion-module-training"}
+TRAINING_STORE_FOLDERS: dict[str, str] = {"motion-lora": "motion-loras", "domain-adapter": "domain-adapters",
+                                          "motion-module": "motion-modules"}
+TRAINING_KIND = TRAINING_JOB_KINDS["motion-lora"]
 
 
 class _Body(BaseModel):
@@ -100,14 +107,28 @@ class GenerationRequestBody(_Body):
     extra: dict[str, Any] = Field(default_factory=dict, description="free-form, recorded in metadata.json as is")
 
 
-class MotionLoraTrainingBody(_Body):
-    """`POST /v1/trainings`: train a MotionLoRA (a LoRA on the motion module's self-attention) from clips of one
-    camera move, or from pictures turned into clips of a synthesized move; the result joins the model store."""
+class TrainingBody(_Body):
+    """`POST /v1/trainings`: train one of the paper's three modules; the result joins the model store.
 
+    - `motion-lora` (default): a LoRA on the motion module's self-attention, from clips of one camera move, or from
+      pictures turned into clips of a synthesized move.
+    - `domain-adapter`: a LoRA on the frozen base's attention, from single frames of `data_path`'s clips (it
+      absorbs what is particular to that footage, such as a watermark or compression, so generations can leave
+      it out at scale 0).
+    - `motion-module`: a new temporal module (or `motion_module` trained on) from `data_path`'s clips, base frozen.
+    """
+
+    kind: TrainingKind = Field(default="motion-lora", description="what to train: motion-lora, domain-adapter or "
+                                                                  "motion-module")
     name: str = Field(description=(
-        "the trained MotionLoRA's model name in the store (letters, digits, _ - +; not a name already in use)"))
+        "the trained model's name in the store (letters, digits, _ - +; not a name already in use for that kind)"))
     base: str = Field(description="SD1.5-family base, frozen while training: path or model name")
-    motion_module: str = Field(description="the motion module the MotionLoRA adapts: path or model name")
+    motion_module: str | None = Field(default=None, description=(
+        "motion-lora: the motion module the MotionLoRA adapts (required); motion-module: the module to train on "
+        "(omitted: a new one, zero-initialised); domain-adapter: not used"))
+    motion_variant: str = Field(default="transformer", description=(
+        "motion-module: the paper's temporal transformer, or EasyAnimate's hybrid (global attention on odd "
+        "modules); the 1D-convolution ablation is CLI-only, since it cannot generate"))
     data_path: str | None = Field(default=None, description=(
         "an absolute folder on the service's machine: clips (mp4/webm/mov/mkv/gif, frame folders) with sidecar "
         ".txt or captions.csv captions; with camera_move, its pictures and clips are the sources of the move"))
@@ -119,13 +140,14 @@ class MotionLoraTrainingBody(_Body):
     camera_strength: float = Field(default=1.0, description="how far the synthesized camera moves (0.05 to 1.5)")
     caption: str = Field(default="", description="the caption of every picture in images (uploads have no name)")
     steps: int = Field(default=400, description="optimizer steps")
-    rank: int = Field(default=8, description="LoRA rank (alpha = rank)")
+    rank: int = Field(default=8, description="LoRA rank (alpha = rank) of a motion-lora or domain-adapter")
     learning_rate: float = 1e-4
     batch_size: int = 1
     frames: int = Field(default=16, description="frames per training clip")
     stride: int = Field(default=4, description="clips in data_path: take every stride-th frame")
     size: int = Field(default=256, description="square side of the training clips in pixels (a multiple of 8)")
-    domain_adapter: str | None = Field(default=None, description="merged into the frozen base while training")
+    domain_adapter: str | None = Field(default=None, description=(
+        "motion-lora, motion-module: merged into the frozen base while training (as AnimateDiff v3 does)"))
     sample_prompt: str = Field(default="", description="the sample clip's prompt ('': caption, else a default)")
     sample_steps: int = Field(default=20, description="denoising steps of the sample clips")
     sample_every: int = Field(default=0, description="render a sample clip every N steps (0: at the end only)")

@@ -1,5 +1,6 @@
-"""One MotionLoRA training job, run on the GPU worker's thread: stage the pictures, run the trainer with its
-progress and cancel wired to the job's events, then put the MotionLoRA into the model store.
+"""One training job (a MotionLoRA, a domain adapter or a motion module), run on the GPU worker's thread: stage
+the pictures, run the trainer with its progress and cancel wired to the job's events, then put the trained file
+into the model store.
 
 The run is written into `jobs/<id>.partial/` and renamed to `jobs/<id>/` when it ends (succeeded or cancelled),
 as a generation is: a job cut short by a crash never leaves a folder that looks finished. A cancelled run keeps
@@ -14,12 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from backend.server.schema import TRAINING_STORE_FOLDERS
 from backend.server.training_validation import STILLS_FOLDER, training_config
 from backend.uploads import resolve_reference_image
 from models.paths import store_dir
 
 Emit = Callable[[str, dict[str, Any]], None]  # (event kind, data) -> stored and streamed
-ImportModel = Callable[[Path, str], str]  # (trained file, wanted name) -> the name it got in the store
+# (trained file, wanted name, store folder) -> the name it got in the store
+ImportModel = Callable[[Path, str, str], str]
 # Training state and inputs stay in the job's folder but are not outputs to download.
 _NOT_OUTPUTS = ("checkpoints", STILLS_FOLDER)
 
@@ -30,7 +33,7 @@ class TrainingOutcome:
     steps_done: int
     total: int
     files: list[str]  # names for GET /v1/jobs/{id}/files/{name}
-    model: str | None  # the MotionLoRA's name in the store (None when cancelled)
+    model: str | None  # the trained model's name in the store (None when cancelled)
 
 
 def run_training_job(request: dict[str, Any], partial: Path, final: Path, emit: Emit,
@@ -43,6 +46,7 @@ def run_training_job(request: dict[str, Any], partial: Path, final: Path, emit: 
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     data_path = request.get("data_path") or str(_stage_pictures(request, partial / STILLS_FOLDER))
+    folder = TRAINING_STORE_FOLDERS[request.get("kind", "motion-lora")]
     config = config_from_dict(training_config(request, str(partial), data_path, device))
     emit("phase", {"phase": "loading"})
     started = False
@@ -59,7 +63,7 @@ def run_training_job(request: dict[str, Any], partial: Path, final: Path, emit: 
     model = None
     if not result.cancelled:
         emit("phase", {"phase": "importing"})
-        model = import_model(result.outputs["original"], request["name"])
+        model = import_model(result.outputs["original"], request["name"], folder)
     files = _outputs(partial)
     shutil.rmtree(final, ignore_errors=True)
     partial.rename(final)
@@ -83,10 +87,11 @@ def _outputs(folder: Path) -> list[str]:
                   if p.is_file() and p.relative_to(folder).parts[0] not in _NOT_OUTPUTS)
 
 
-def import_into_store(manager: Any, path: Path, name: str) -> str:
-    """Copy the trained file into the store's MotionLoRA folder under `name` (or `name-2`, ... when a file took
-    that name while the job ran); returns the model name it is listed under."""
-    folder = store_dir("motion-loras")
+def import_into_store(manager: Any, path: Path, name: str, folder_name: str = "motion-loras") -> str:
+    """Copy the trained file into the store (the manager files it by what it is, in `folder_name` for these
+    files) under `name`, or `name-2`, ... when a file took that name while the job ran; returns the model name it
+    is listed under."""
+    folder = store_dir(folder_name)
     candidate, n = name, 1
     while (folder / candidate).exists() or any(folder.glob(f"{candidate}.*")):
         n += 1

@@ -1,4 +1,4 @@
-"""A `MotionLoraTrainingBody` -> the request a training job stores, or an `InvalidInputError` naming the body's
+"""A `TrainingBody` -> the request a training job stores, or an `InvalidInputError` naming the body's
 field, its value and what is accepted; and that request -> the trainer's config at run time.
 
 Ranges are the trainer's own (`backend.training.config.check_config`, imported without torch), so the service
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from backend.server.schema import TRAINING_KIND, MotionLoraTrainingBody
+from backend.server.schema import TRAINING_KIND, TRAINING_STORE_FOLDERS, TrainingBody
 from backend.server.validation import resolve_field
 from backend.training.clip_folder import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from backend.training.config import config_from_dict
@@ -32,11 +32,19 @@ STILLS_FOLDER = "stills"  # inside the job's folder: the uploaded pictures, copi
 __all__ = ["TRAINING_KIND", "failure_field", "to_training_request", "training_config"]
 
 
-def to_training_request(body: MotionLoraTrainingBody, pending_names: Iterable[str] = ()) -> dict[str, Any]:
-    """Check everything a training can be refused for before it loads anything; returns the request to store."""
-    _check_name(body.name, set(pending_names))
+# motion_variant values the service trains: the 1D-convolution ablation cannot generate, so it stays CLI-only.
+SERVICE_VARIANTS: tuple[str, ...] = ("transformer", "hybrid")
+_TITLES = {"motion-lora": "MotionLoRA", "domain-adapter": "domain adapter", "motion-module": "motion module"}
+
+
+def to_training_request(body: TrainingBody, pending_names: Iterable[str] = ()) -> dict[str, Any]:
+    """Check everything a training can be refused for before it loads anything; returns the request to store.
+    `pending_names`: the names of queued or running trainings of the same kind."""
+    _check_name(body.name, body.kind, set(pending_names))
     resolve_field(body.base, "checkpoints", "base")
-    resolve_field(body.motion_module, "motion-modules", "motion_module")
+    _check_kind_fields(body)
+    if body.motion_module is not None:
+        resolve_field(body.motion_module, "motion-modules", "motion_module")
     if body.domain_adapter is not None:
         resolve_field(body.domain_adapter, "domain-adapters", "domain_adapter")
     if body.camera_move is not None and body.camera_move not in CAMERA_MOVES:
@@ -48,6 +56,8 @@ def to_training_request(body: MotionLoraTrainingBody, pending_names: Iterable[st
         config_from_dict(training_config(request, "<job folder>", body.data_path or STILLS_FOLDER, device=None))
     except InvalidInputError as exc:
         raise _renamed(exc) from exc
+    if body.motion_module is None:
+        return request  # a new module is built for the base; a domain adapter needs no module
     # The module must cover the clip's frames and fit the base: the model manager's header-only check.
     try:
         check_names(base=body.base, motion_module=body.motion_module, frames=body.frames,
@@ -60,21 +70,44 @@ def to_training_request(body: MotionLoraTrainingBody, pending_names: Iterable[st
     return request
 
 
-def _check_name(name: str, pending: set[str]) -> None:
+def _check_kind_fields(body: TrainingBody) -> None:
+    """Fields that only some kinds use: a value given to a kind that would ignore it is refused, not dropped."""
+    if body.kind == "motion-lora" and body.motion_module is None:
+        raise InvalidInputError("motion_module: missing; a MotionLoRA trains on top of a motion module (a path or a "
+                                "model name from GET /v1/models?kind=motion-module)", field="motion_module")
+    if body.kind == "domain-adapter":
+        for name in ("motion_module", "domain_adapter"):
+            if getattr(body, name) is not None:
+                raise InvalidInputError(f"{name}: {getattr(body, name)!r} is not used by a domain-adapter training, "
+                                        "which trains on the base alone; leave it out", field=name)
+    if body.kind != "motion-lora" and (body.images or body.camera_move is not None):
+        name = "images" if body.images else "camera_move"
+        raise InvalidInputError(f"{name}: pictures and synthesized camera moves train MotionLoRAs only; a "
+                                f"{body.kind} trains on data_path's clips", field=name)
+    if body.motion_variant not in SERVICE_VARIANTS:
+        raise InvalidInputError(f"motion_variant: {body.motion_variant!r} is not accepted; expected one of "
+                                f"{', '.join(SERVICE_VARIANTS)} (the conv1d ablation cannot generate, so only "
+                                "`animatediff-studio train motion-module` trains it)", field="motion_variant")
+    if body.motion_variant != "transformer" and body.kind != "motion-module":
+        raise InvalidInputError(f"motion_variant: {body.motion_variant!r} is for motion-module trainings; a "
+                                f"{body.kind} takes the variant of the module it is given", field="motion_variant")
+
+
+def _check_name(name: str, kind: str, pending: set[str]) -> None:
     if not NAME.fullmatch(name):
         raise InvalidInputError(f"name: {name!r} is not accepted; expected a model name of 1 to 100 letters, digits, "
                                 "'_', '-' or '+' (no folders, no file extension)", field="name")
-    folder = store_dir("motion-loras")
+    folder = store_dir(TRAINING_STORE_FOLDERS[kind])
     taken = [p for p in (folder / name, *folder.glob(f"{name}.*")) if p.exists()]
     if taken:
-        raise InvalidInputError(f"name: {name!r} is already a MotionLoRA in the store ({taken[0]}); choose another "
-                                "name", field="name")
+        raise InvalidInputError(f"name: {name!r} is already a {_TITLES[kind]} in the store ({taken[0]}); choose "
+                                "another name", field="name")
     if name in pending:
         raise InvalidInputError(f"name: {name!r} is the name of a training that is already queued or running; "
                                 "choose another name", field="name")
 
 
-def _check_data(body: MotionLoraTrainingBody) -> None:
+def _check_data(body: TrainingBody) -> None:
     if body.data_path and body.images:
         raise InvalidInputError("images: give either data_path (a folder) or images (pictures), not both",
                                 field="images")
@@ -122,8 +155,10 @@ def _renamed(exc: InvalidInputError) -> InvalidInputError:
 def training_config(request: dict[str, Any], output_dir: str, data_path: str, device: str | None) -> dict[str, Any]:
     """The trainer's config (`backend.training.config` layout) for a stored request."""
     config: dict[str, Any] = {
-        "kind": "motion-lora", "output_dir": output_dir, "base": request["base"],
-        "motion_module": request["motion_module"], "domain_adapter": request.get("domain_adapter"),
+        # Requests stored before other kinds existed have no kind: they were MotionLoRA trainings.
+        "kind": request.get("kind", "motion-lora"), "output_dir": output_dir, "base": request["base"],
+        "motion_module": request.get("motion_module"), "domain_adapter": request.get("domain_adapter"),
+        "motion_variant": request.get("motion_variant", "transformer"),
         "rank": request["rank"], "sample_steps": request["sample_steps"],
         "data": {"source": "camera" if request.get("camera_move") else "folder", "path": data_path,
                  "count": MAX_SOURCES, "frames": request["frames"], "stride": request["stride"],

@@ -21,7 +21,7 @@ from typing import Any
 
 from backend.server.faults import FaultInjector
 from backend.server.job_store import JobFailure, JobRecord, JobStore
-from backend.server.schema import TRAINING_KIND
+from backend.server.schema import TRAINING_JOB_KINDS
 
 log = logging.getLogger("animatediff_studio.worker")
 PREVIEWS_PER_JOB = 5  # enough to watch the clip form; each is a small PNG stored with the events
@@ -91,7 +91,7 @@ class Worker:
         job = self._store.get(job_id)
         assert job is not None
         self._store.add_event(job_id, "started", {})
-        if job.kind == TRAINING_KIND:
+        if job.kind in TRAINING_JOB_KINDS.values():
             self._run_training(job, cancel_flag)
             return
         # Written beside the final folder and renamed: a crash never leaves a half-written job folder.

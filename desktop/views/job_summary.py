@@ -41,13 +41,18 @@ def describe_parameters(request: dict[str, Any], seed: int | None) -> str:
 
 
 def describe_training(request: dict[str, Any], model: str | None) -> str:
-    """One line for a MotionLoRA training in the history: models, data, move, steps, and the result's name."""
+    """One line for a training in the history: models, data, move, steps, and the result's name."""
+    kind = request.get("kind", "motion-lora")  # requests stored before other kinds existed have none
     images = request.get("images") or []
     data = f"{len(images)} pictures" if images else f"clips in {request.get('data_path', '?')}"
-    move = request.get("camera_move") or "the clips' motion"
-    parts = [f"{request.get('base', '?')} + {request.get('motion_module', '?')}", data, move,
-             f"{request.get('steps')} steps", f"rank {request.get('rank')}", f"lr {request.get('learning_rate')}",
-             f"{request.get('frames')} frames at {request.get('size')} px"]
+    models = " + ".join(str(request[k]) for k in ("base", "motion_module") if request.get(k)) or "?"
+    parts = [models, data]
+    if kind == "motion-lora":
+        parts.append(request.get("camera_move") or "the clips' motion")
+    parts += [f"{request.get('steps')} steps", f"lr {request.get('learning_rate')}",
+              f"{request.get('frames')} frames at {request.get('size')} px"]
+    if kind != "motion-module":
+        parts.insert(3 if kind == "motion-lora" else 2, f"rank {request.get('rank')}")
     if model:
         parts.append(f"-> {model}")
     return ", ".join(parts)

@@ -34,7 +34,9 @@ from desktop.workers import describe_error, run_task
 POLL_MS = 3000
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole  # the job id behind each row
 THUMB = 64
-TRAINING = "motion-lora-training"  # a job's kind: a MotionLoRA training (the Training view shows those)
+# A job's kind -> what it trains; the Training view follows any of them (the service trains all three).
+TRAINING_TITLES = {"motion-lora-training": "MotionLoRA", "domain-adapter-training": "domain adapter",
+                   "motion-module-training": "motion module"}
 STATUS_MARK = {"queued": "queued", "running": "running", "succeeded": "done", "failed": "failed",
                "cancelled": "cancelled", "interrupted": "interrupted"}
 
@@ -153,8 +155,9 @@ class QueueView(QWidget):
         if item.text(0).startswith("running ") and job.status == "running":
             status = item.text(0)  # keep the live "running 3/25" the Watch view reported
         item.setText(0, status)
-        training = job.kind == TRAINING
-        title = f"Train MotionLoRA {job.request.get('name', '')}" if training else str(job.request.get("prompt", ""))
+        training = job.kind in TRAINING_TITLES
+        title = (f"Train {TRAINING_TITLES[job.kind]} {job.request.get('name', '')}" if training
+                 else str(job.request.get("prompt", "")))
         item.setText(1, title)
         item.setToolTip(1, title)
         item.setText(2, describe_training(job.request, job.model) if training
@@ -217,7 +220,8 @@ class QueueView(QWidget):
     def _update_buttons(self) -> None:
         job = self._selected_job()
         connected = self.client is not None
-        generation = job is not None and job.kind != TRAINING  # a training is not re-run, edited or extended here
+        # A training is not re-run, edited or extended here.
+        generation = job is not None and job.kind not in TRAINING_TITLES
         for key in ("watch", "delete"):
             self.buttons[key].setEnabled(connected and job is not None)
         for key in ("rerun", "vary", "edit"):
@@ -235,7 +239,7 @@ class QueueView(QWidget):
 
     def _watch(self, job_id: str) -> None:
         job = self.jobs.get(job_id)
-        if job is not None and job.kind == TRAINING:
+        if job is not None and job.kind in TRAINING_TITLES:
             self.training_requested.emit(job_id)
         else:
             self.watch_requested.emit(job_id)

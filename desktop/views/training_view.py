@@ -39,8 +39,17 @@ from desktop.views.training_settings import TrainingSettings
 from desktop.workers import JobFollower, describe_error, run_task
 
 RESULT_SIZE = 160  # px: the sample clip and the service's loss plot once the run ended
+# Where a succeeded training's model shows up, by job kind (the history can open any training here).
+RESULT_TEXT = {
+    "motion-lora-training": "MotionLoRA \u201c{}\u201d is in the model store: the Models tab lists it and Generate "
+                            "offers it under MotionLoRA.",
+    "domain-adapter-training": "Domain adapter \u201c{}\u201d is in the model store: the Models tab lists it and "
+                               "Generate offers it under Domain adapter.",
+    "motion-module-training": "Motion module \u201c{}\u201d is in the model store: the Models tab lists it and "
+                              "Generate offers it under Motion module.",
+}
 PHASE_TEXT = {"loading": "Loading the models and the training data...", "training": "Training...",
-              "importing": "Adding the MotionLoRA to the model store..."}
+              "importing": "Adding the trained model to the model store..."}
 
 
 def suggested_name(move: str) -> str:
@@ -262,8 +271,7 @@ class TrainingView(QWidget):
         self._update_buttons()
         if job.status == "succeeded":
             self.status.setText(f"Done in {len(self.plot.steps)} steps.")
-            self.result.setText(f"MotionLoRA \u201c{job.model}\u201d is in the model store: the Models tab lists it "
-                                "and Generate offers it under MotionLoRA.")
+            self.result.setText(RESULT_TEXT.get(job.kind, RESULT_TEXT["motion-lora-training"]).format(job.model))
             self._fetch_result_pictures(job)
             if not self._name_edited or self.name.text().strip() == job.model:
                 self._name_edited = False
