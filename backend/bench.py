@@ -32,8 +32,8 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--precision", default="auto")
     p.add_argument("--skip-baseline", action="store_true")
-    p.add_argument("--memory-plan", choices=("auto", "off"), default="auto",
-                   help="ours: plan the memory (auto) or run batched CFG as asked (off)")
+    p.add_argument("--memory-plan", choices=("auto", "off", "model-offload"), default="auto",
+                   help="ours: plan the memory (auto), run batched CFG as asked (off), or as asked with CPU offload")
     p.add_argument("--memory-limit", type=int, default=0, metavar="MIB",
                    help="ours: plan for at most this much device memory (default: what is free)")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")

@@ -77,8 +77,10 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16")
     p.add_argument("--device", help="cuda, cuda:1, mps or cpu (default: the best available)")
     p.add_argument("--decode-chunk-size", type=int, default=4, help="frames per VAE decode call")
-    p.add_argument("--memory-plan", default="auto", choices=("auto", "off"),
-                   help="auto: predict the peak memory and pick guidance batching, decode chunk, windows that fit")
+    # backend.engine.request.MEMORY_PLANS (not imported: the desktop bundle's CLI ships without the engine)
+    p.add_argument("--memory-plan", default="auto", choices=("auto", "off", "model-offload"),
+                   help="auto: predict the peak memory and pick guidance batching, decode chunk, CPU offload, "
+                        "windows that fit; off: as asked; model-offload: as asked, one model on the GPU at a time")
     p.add_argument("--memory-limit", type=int, default=0, metavar="MIB",
                    help="plan for at most this much device memory (default: what the device has free)")
     p.add_argument("--from-metadata", type=Path, metavar="METADATA_JSON",

@@ -12,6 +12,7 @@ import torch
 from diffusers import UNetMotionModel
 from torch.profiler import ProfilerActivity, profile
 
+from backend.engine.device import choose_device
 from backend.engine.feed_forward_chunks import chunked_feed_forward
 from backend.engine.memory_plan import JobShape, MemoryEstimator, candidates, choose_plan
 from backend.engine.memory_trace import meta_copy, peak_activation_bytes
@@ -102,10 +103,14 @@ def test_sequential_guidance_equals_batched(unet) -> None:
 class RecordedPeaks(MemoryEstimator):
     """The planner's inputs from numbers instead of dry runs: checks the choice logic alone."""
 
-    def __init__(self, weights: int, unet: dict[tuple[int, int, int], int], decode_per_frame: int) -> None:
+    def __init__(self, weights: tuple[int, int, int], unet: dict[tuple[int, int, int], int],
+                 decode_per_frame: int) -> None:
         self._weights, self._unet, self._decode = weights, unet, decode_per_frame
 
     def weights_bytes(self) -> int:
+        return sum(self._weights)
+
+    def model_weights_bytes(self) -> tuple[int, int, int]:
         return self._weights
 
     def unet_bytes(self, batch: int, frames: int, height: int, width: int, ff_pieces: int) -> int:
@@ -118,9 +123,10 @@ class RecordedPeaks(MemoryEstimator):
         return 2 * MIB  # 4 latent-sized buffers of 16 x 4 x 64 x 64 in fp16
 
 
-# Full-size SD1.5 + v2 module, fp16, 512x512 (dry runs recorded in docs/benchmarks.md), in MiB.
-FULL = RecordedPeaks(2909 * MIB, {(2, 16, 1): 2080 * MIB, (2, 16, 4): 1200 * MIB, (1, 16, 4): 600 * MIB,
-                                  (1, 8, 4): 300 * MIB}, 384 * MIB)
+# Full-size SD1.5 + v2 module, fp16, 512x512 (dry runs recorded in docs/benchmarks.md), in MiB: weights of the
+# UNet with its motion module, the VAE and the text encoder (2909 in all).
+FULL = RecordedPeaks((2514 * MIB, 160 * MIB, 235 * MIB), {
+    (2, 16, 1): 2080 * MIB, (2, 16, 4): 1200 * MIB, (1, 16, 4): 600 * MIB, (1, 8, 4): 300 * MIB}, 384 * MIB)
 SHAPE = JobShape(512, 512, 16, 0, guided=True, decode_chunk=4)
 
 
@@ -138,12 +144,25 @@ def test_the_planner_takes_the_first_set_up_that_fits(budget_mib: int, expected:
     assert ("context windows" in plan.note) == (expected[3] == 8)
 
 
+@pytest.mark.parametrize(("budget_mib", "expected"), [
+    (3600, ("sequential", 4, 1, 0, "none")),  # resident while it fits: warm jobs keep their weights in place
+    (3200, ("sequential", 4, 4, 0, "model")),  # UNet 2514 + 600 alone; the VAE (160 + 4 x 384) has the room
+    (3000, ("sequential", 4, 1, 8, "model")),  # then windows, which change the clip
+])
+def test_on_a_gpu_cpu_offload_comes_after_the_resident_set_ups(budget_mib: int, expected: tuple) -> None:
+    plan = choose_plan(SHAPE, FULL, budget_mib * MIB, offload_possible=True)
+    assert (plan.cfg, plan.ff_pieces, plan.decode_chunk, plan.context_length, plan.offload) == expected
+    assert plan.fits and plan.predicted_peak_bytes <= budget_mib * MIB
+    assert ("CPU offload" in plan.note) == (expected[4] != "none")
+    assert choose_plan(SHAPE, FULL, 3200 * MIB).offload == "none"  # no GPU: nothing to offload to
+
+
 def test_nothing_fits_gives_the_smallest_plan_and_says_so() -> None:
     plan = choose_plan(SHAPE, FULL, 3000 * MIB)
     assert not plan.fits and plan.context_length == 8 and "over the 3000 MiB budget" in plan.note
     assert choose_plan(SHAPE, FULL, None).cfg == "batched"  # unknown budget: nothing is given up
     no_guidance = JobShape(512, 512, 16, 16, guided=False, decode_chunk=1)
-    assert [c[0] for c in candidates(no_guidance)] == ["none", "none"]  # no windows: the request has them
+    assert [c.cfg for c in candidates(no_guidance)] == ["none", "none"]  # no windows: the request has them
 
 
 def test_full_size_dry_run_fits_five_gib_with_batched_guidance() -> None:
@@ -184,6 +203,49 @@ def test_the_plan_is_in_the_metadata_and_off_runs_as_asked(engine, make_request,
     assert on_disk["memory_plan"]["context_length"] == 0  # 8 frames: no windows to fall back to
 
 
+def test_forced_cpu_offload_makes_the_same_clip_and_the_next_job_is_resident_again(engine, make_request,
+                                                                                   tiny_files) -> None:
+    """On the CPU the hooks move weights from the CPU to the CPU, but they run: every model is called through
+    them (the text encoder, the sampler's UNet calls, the VAE's decode), adapters still apply, every model is
+    back on the CPU after the job, and a job that fits puts them back on the device."""
+    from backend.engine.placement import placement_of
+    from backend.engine.request import WeightedFile
+
+    lora = {"motion_loras": (WeightedFile(str(tiny_files.motion_lora_original), 0.8),)}
+    reference = engine.generate(make_request(memory_plan="off", **lora))
+    offloaded = engine.generate(make_request(memory_plan="model-offload", **lora))
+    pipe = engine.cache.get(tiny_files.base_safetensors, tiny_files.mm_original_ckpt,
+                            choose_device("fp32", "cpu"))[0].pipe
+    assert offloaded.memory_plan.offload == "model" and placement_of(pipe) == "model"
+    assert "model CPU offload" in offloaded.memory_plan.note or "model-offload" in offloaded.memory_plan.note
+    assert all(hasattr(m, "_hf_hook") for m in (pipe.text_encoder, pipe.unet, pipe.vae))
+    again = engine.generate(make_request(memory_plan="model-offload", **lora))  # warm, still offloaded
+    after = engine.generate(make_request(**lora))
+    assert after.memory_plan.offload == "none" and placement_of(pipe) == "none"
+    assert not any(hasattr(m, "_hf_hook") for m in pipe.unet.modules())
+    without_lora = engine.generate(make_request(memory_plan="off"))
+    for clip in (offloaded, again, after):
+        for a, b in zip(clip.frames, reference.frames, strict=True):
+            assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert any(not np.array_equal(np.asarray(a), np.asarray(b))  # the LoRA did act under the hooks
+               for a, b in zip(without_lora.frames, reference.frames, strict=True))
+    # The prediction follows what stays on the device: one model at a time holds less than all three.
+    assert 0 < offloaded.memory_plan.predicted_peak_bytes < reference.memory_plan.predicted_peak_bytes
+
+
+def test_the_cli_offers_every_memory_plan_the_engine_takes() -> None:
+    import argparse
+
+    from backend.cli_generate import add_generate_parser
+    from backend.engine.request import MEMORY_PLANS
+
+    parser = argparse.ArgumentParser()
+    add_generate_parser(parser.add_subparsers())
+    (generate,) = parser._subparsers._group_actions[0].choices.values()
+    (option,) = [a for a in generate._actions if "--memory-plan" in a.option_strings]
+    assert tuple(option.choices) == MEMORY_PLANS
+
+
 def test_bad_memory_settings_are_refused_naming_the_field(engine, make_request) -> None:
     with pytest.raises(InvalidInputError, match="memory_plan: 'fast'") as err:
         engine.generate(make_request(memory_plan="fast"))
@@ -199,7 +261,9 @@ def test_bench_memory_prints_every_candidate_and_the_choice(tmp_path, capsys) ->
     assert main(["bench-memory", "--tiny", "--width", "64", "--height", "64", "--frames", "16", "32",
                  "--budget-mib", "100000", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
-    assert [r["frames"] for r in rows].count(16) == 6 and sum(r["chosen"] for r in rows) == 2
+    # 16 frames: 5 resident set-ups, the same 5 with model offload, then windows of 8
+    assert [r["frames"] for r in rows].count(16) == 11 and sum(r["chosen"] for r in rows) == 2
+    assert [r["offload"] for r in rows[:11]] == ["none"] * 5 + ["model"] * 6
     first = rows[0]
     assert first["chosen"] and first["cfg"] == "batched" and first["peak_mib"] > first["denoise_mib"] > 0
     assert "batched" in capsys.readouterr().out

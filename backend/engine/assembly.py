@@ -19,6 +19,7 @@ from backend.engine.device import DeviceChoice
 from backend.engine.memory_plan import MemoryEstimator
 from backend.engine.motion_loader import check_adapter_fits_base, load_motion_module
 from backend.engine.motion_variants import apply_motion_variant
+from backend.engine.placement import mark_unplaced
 from backend.engine.schedulers import make_scheduler
 from backend.engine.sparsectrl import load_sparsectrl
 from models.motion_config import MotionModuleInfo
@@ -58,7 +59,8 @@ def assemble(base: Path, motion_module: Path, choice: DeviceChoice) -> Assembled
         scheduler=make_scheduler("ddim"),
     )
     apply_motion_variant(pipe.unet, motion.variant)  # hybrid: global attention on the odd modules
-    pipe.to(choice.device, choice.dtype)
+    pipe.to(dtype=choice.dtype)
+    mark_unplaced(pipe)  # still on the CPU: the first job's memory plan decides where the weights go
     pipe.set_progress_bar_config(disable=True)
     return AssembledPipeline(pipe, AdapterSet(pipe), motion.info, components.source_format)
 

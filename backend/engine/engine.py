@@ -20,11 +20,12 @@ from PIL import Image
 
 from backend.engine.assembly import AssembledPipeline, PipelineCache
 from backend.engine.context_windows import plan_windows
-from backend.engine.continuation import check_fits, join, load_source_clip
+from backend.engine.continuation import SourceClip, check_fits, join, load_source_clip
 from backend.engine.device import DeviceChoice, choose_device, peak_memory_bytes, reset_peak_memory
 from backend.engine.feed_forward_chunks import chunked_feed_forward
-from backend.engine.memory_plan import JobShape, MemoryPlan, choose_plan, device_budget
+from backend.engine.memory_plan import JobShape, MemoryPlan, SetUp, choose_plan, device_budget
 from backend.engine.noise import free_init_reinitialise
+from backend.engine.placement import bytes_on_device, offload_session, place
 from backend.engine.progress import CancelCheck, Cancelled, Progress, ProgressCallback
 from backend.engine.prompts import encode_conditioning
 from backend.engine.request import MAX_SEED, GenerationRequest, denoising_steps, segment_frames
@@ -111,18 +112,35 @@ class AnimationEngine:
         check_frames_fit(req, assembled.motion_info)
         assembled.adapters.activate(list(models.adapters))
         pipe = assembled.pipe
-        scheduler = pipe.scheduler = make_scheduler(req.scheduler)
+        pipe.scheduler = make_scheduler(req.scheduler)
         timings["load"] = time.perf_counter() - t0
 
-        # 4. Encode the prompt(s): one text embedding per frame
-        report(Progress("encoding"))
+        # 4. Plan the memory: predict the peak, choose guidance batching, feed-forward pieces, decode chunk,
+        #    CPU offload and (last resort) context windows that fit the device's free memory; then put the
+        #    weights where the plan says, before anything runs on the device
         t0 = time.perf_counter()
         frames = segment_frames(req)
+        memory = self._plan_memory(req, assembled, frames, choice, models.sparsectrl is not None)
+        place(pipe, memory.offload, choice.device)
+        timings["plan"] = time.perf_counter() - t0
+        with offload_session(pipe):
+            return self._run(req, models, assembled, cached, source, memory, choice, timings, report, should_cancel)
+
+    def _run(self, req: GenerationRequest, models: ResolvedModels, assembled: AssembledPipeline, cached: bool,
+             source: SourceClip | None, memory: MemoryPlan, choice: DeviceChoice, timings: dict[str, float],
+             report: ProgressCallback, should_cancel: CancelCheck | None) -> GenerationResult:
+        """Steps 5-8 of `generate`, with the weights placed."""
+        pipe, scheduler = assembled.pipe, assembled.pipe.scheduler
+        frames = segment_frames(req)
+
+        # 5. Encode the prompt(s): one text embedding per frame
+        report(Progress("encoding"))
+        t0 = time.perf_counter()
         offset = req.extend_overlap if source is not None else 0
         cond = encode_conditioning(pipe, req, frames, choice.device, offset)
         timings["text_encode"] = time.perf_counter() - t0
 
-        # 5. Starting latents and schedule: noise, or references / a video / a source clip noised into it
+        # 6. Starting latents and schedule: noise, or references / a video / a source clip noised into it
         t0 = time.perf_counter()
         generator = torch.Generator("cpu").manual_seed(req.seed)
         start = prepare_start(pipe, scheduler, req, models, source, generator, choice)
@@ -133,13 +151,7 @@ class AnimationEngine:
             condition = sparse_condition(pipe, kind, pairs, req.width, req.height, frames, choice.device, choice.dtype)
             control = control_hook(sparse_model, condition, req.sparsectrl.weight)
         timings["prepare"] = time.perf_counter() - t0
-
-        # 6. Plan the memory: predict the peak, choose guidance batching, feed-forward pieces, decode chunk
-        #    and (last resort) context windows that fit the device's free memory
-        t0 = time.perf_counter()
-        memory = self._plan_memory(req, assembled, frames, choice, control is not None)
         cond = dataclasses.replace(cond, batched=memory.cfg != "sequential")
-        timings["plan"] = time.perf_counter() - t0
 
         # 7. Denoise (window by window for long clips; FreeInit repeats it from re-initialised noise).
         #    The step callback reports progress and raises `Cancelled`, which skips the decode.
@@ -158,7 +170,9 @@ class AnimationEngine:
         report(Progress("denoising", 0, total, memory_plan=memory.to_dict()))
         t0 = time.perf_counter()
         latents, timesteps = start.latents, start.timesteps
-        with torch.inference_mode(), chunked_feed_forward(pipe.unet, memory.ff_pieces):
+        # no_grad, not inference_mode, here and in every phase: CPU offload moves weights inside these blocks,
+        # and weights moved under inference_mode become inference tensors that peft cannot touch afterwards.
+        with torch.no_grad(), chunked_feed_forward(pipe.unet, memory.ff_pieces):
             for round_ in range(1 + req.free_init):
                 if round_:
                     scheduler.set_timesteps(req.steps, device=choice.device)
@@ -201,11 +215,15 @@ class AnimationEngine:
                      sparsectrl: bool) -> MemoryPlan:
         shape = JobShape(req.width, req.height, frames, req.context_length, req.guidance > 1.0, req.decode_chunk_size)
         estimator = assembled.memory_estimator()
-        if req.memory_plan == "off":
-            return MemoryPlan("batched" if shape.guided else "none", 1, req.decode_chunk_size, req.context_length,
-                              0, estimator.weights_bytes(), None, True, "memory planning off: run as asked")
-        budget = device_budget(choice.device, req.memory_limit_mb, in_use=estimator.weights_bytes())
-        plan = choose_plan(shape, estimator, budget)
+        if req.memory_plan != "auto":  # off, model-offload: run as asked, predicted anyway
+            offload = "model" if req.memory_plan == "model-offload" else "none"
+            setup = SetUp("batched" if shape.guided else "none", 1, req.decode_chunk_size, req.context_length, offload)
+            return MemoryPlan(setup.cfg, 1, setup.decode_chunk, setup.context_length, estimator.predict(shape, setup),
+                              estimator.weights_bytes(), None, True, f"memory plan {req.memory_plan}: run as asked",
+                              offload)
+        in_use = bytes_on_device(assembled.pipe, choice.device)  # our own weights there now: counted in the plan
+        budget = device_budget(choice.device, req.memory_limit_mb, in_use=in_use)
+        plan = choose_plan(shape, estimator, budget, offload_possible=choice.device.type == "cuda")
         if sparsectrl:  # its ControlNet's activations run beside the UNet's and are not in the dry run
             plan = dataclasses.replace(plan, note=(plan.note + "; " if plan.note else "")
                                        + "SparseCtrl's own activations are not in the prediction")
@@ -216,7 +234,7 @@ def decode_to_images(pipe, latents: torch.Tensor, chunk: int) -> list[Image.Imag
     """Latents -> PIL frames, `chunk` frames at a time through the VAE *and* the post-processing, so no
     float copy of the whole clip ever exists (128 frames of 512x512 would be 400 MB per copy)."""
     frames: list[Image.Image] = []
-    with torch.inference_mode():
+    with torch.no_grad():  # not inference_mode: the VAE may be moved here by CPU offload (see `_run`)
         for start in range(0, latents.shape[2], chunk):
             video = pipe.decode_latents(latents[:, :, start:start + chunk], decode_chunk_size=chunk)
             frames += pipe.video_processor.postprocess_video(video=video, output_type="pil")[0]

@@ -9,17 +9,22 @@ whose prediction fits the budget wins:
 2. + feed-forward in 4 pieces (the GEGLU transient at 64x64 latents is the peak: 2.0 -> 1.2 GiB at full size);
 3. sequential guidance (two calls of half the batch);
 4. + decode chunks of 2, then of 1 frame;
-5. context windows of 8 frames (this one changes the clip, and only if the request has none).
+5. on a GPU: the same again with model CPU offload (one model on the GPU at a time: the text encoder, the
+   UNet, the VAE; the weights move once per job, so warm jobs lose their head start);
+6. context windows of 8 frames (this one changes the clip, and only if the request has none).
+
+Sequential (layer-by-layer) offload is not a candidate: with accelerate 1.15 its hooks turned the CLIP text
+encoder's token embedding into a plain tensor and the next call failed (seen on the CPU, not checked on a GPU).
 
 When nothing fits, the last one is used and the plan says so (the job may still fail with out_of_memory,
-which never stops the service). CPU offload is not a candidate yet (see docs/benchmarks.md).
+which never stops the service).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -45,12 +50,25 @@ class MemoryPlan:
     budget_bytes: int | None  # None: unknown (no limit applied)
     fits: bool
     note: str = ""
+    offload: str = "none"  # "none": every model stays on the device; "model": model CPU offload
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["predicted_peak_mib"] = round(self.predicted_peak_bytes / 2**20, 1)
         data["budget_mib"] = None if self.budget_bytes is None else round(self.budget_bytes / 2**20, 1)
         return data
+
+
+@dataclass(frozen=True)
+class SetUp:
+    """One candidate: how guidance is batched, the feed-forward pieces, the decode chunk, the context windows
+    and where the weights live."""
+
+    cfg: str
+    ff_pieces: int
+    decode_chunk: int
+    context_length: int
+    offload: str = "none"
 
 
 @dataclass(frozen=True)
@@ -78,7 +96,13 @@ class MemoryEstimator:
 
     def weights_bytes(self) -> int:
         """Parameters and buffers of every model the job keeps on the device (adapters' LoRA weights too)."""
-        return sum(t.numel() * t.element_size() for m in self._resident for t in (*m.parameters(), *m.buffers()))
+        return sum(_bytes(m) for m in self._resident)
+
+    def model_weights_bytes(self) -> tuple[int, int, int]:
+        """(UNet with its motion module and adapters, VAE, the rest: the text encoder): what model CPU offload
+        puts on the device one at a time."""
+        unet, vae = _bytes(self._unet), _bytes(self._vae)
+        return unet, vae, self.weights_bytes() - unet - vae
 
     def unet_bytes(self, batch: int, frames: int, height: int, width: int, ff_pieces: int) -> int:
         key = ("unet", batch, frames, height, width, ff_pieces)
@@ -106,12 +130,16 @@ class MemoryEstimator:
             self._cache[key] = peak_activation_bytes(lambda: model.decode(z).sample)
         return self._cache[key]
 
-    def predict(self, shape: JobShape, cfg: str, ff_pieces: int, decode_chunk: int, context_length: int) -> int:
-        window = min(context_length or shape.frames, shape.frames)
-        batch = 2 if cfg == "batched" else 1
-        denoise = self.unet_bytes(batch, window, shape.height, shape.width, ff_pieces)
-        decode = self.decode_bytes(min(decode_chunk, shape.frames), shape.height, shape.width)
-        return self.weights_bytes() + self.clip_bytes(shape) + max(denoise, decode)
+    def predict(self, shape: JobShape, setup: SetUp) -> int:
+        window = min(setup.context_length or shape.frames, shape.frames)
+        batch = 2 if setup.cfg == "batched" else 1
+        denoise = self.unet_bytes(batch, window, shape.height, shape.width, setup.ff_pieces)
+        decode = self.decode_bytes(min(setup.decode_chunk, shape.frames), shape.height, shape.width)
+        clip = self.clip_bytes(shape)
+        if setup.offload == "model":  # each phase holds its own model only (text encoding's activations are small)
+            unet, vae, rest = self.model_weights_bytes()
+            return clip + max(unet + denoise, vae + decode, rest)
+        return self.weights_bytes() + clip + max(denoise, decode)
 
     def clip_bytes(self, shape: JobShape) -> int:
         """The whole clip's latent-sized buffers that live through the run: latents, the noise, the fused noise
@@ -121,38 +149,48 @@ class MemoryEstimator:
         return 4 * channels * shape.frames * h * w * next(self._unet.parameters()).element_size()
 
 
-def candidates(shape: JobShape) -> list[tuple[str, int, int, int]]:
-    """(cfg, ff_pieces, decode_chunk, context_length) in the order they are tried."""
+def candidates(shape: JobShape, offload_possible: bool = False) -> list[SetUp]:
+    """The set-ups in the order they are tried; offload ones only where there is a GPU to offload from."""
     if not shape.guided:
         modes = [("none", 1), ("none", FF_PIECES)]
     else:
         modes = [("batched", 1), ("batched", FF_PIECES), ("sequential", FF_PIECES)]
     chunk = shape.decode_chunk
-    out = [(cfg, ff, chunk, shape.context_length) for cfg, ff in modes]
+    resident = [SetUp(cfg, ff, chunk, shape.context_length) for cfg, ff in modes]
     cfg, ff = modes[-1]
-    out += [(cfg, ff, c, shape.context_length) for c in (2, 1) if c < chunk]
+    resident += [SetUp(cfg, ff, c, shape.context_length) for c in (2, 1) if c < chunk]
+    out = resident + ([replace(s, offload="model") for s in resident] if offload_possible else [])
     if not shape.context_length and shape.frames > FALLBACK_WINDOW:
-        out.append((cfg, ff, 1, FALLBACK_WINDOW))
+        out.append(replace(out[-1], context_length=FALLBACK_WINDOW))
     return out
 
 
-def choose_plan(shape: JobShape, estimator: MemoryEstimator, budget: int | None) -> MemoryPlan:
+def choose_plan(shape: JobShape, estimator: MemoryEstimator, budget: int | None,
+                offload_possible: bool = False) -> MemoryPlan:
     """The first candidate predicted to fit `budget` (the first of all when the budget is unknown)."""
-    options = candidates(shape)
+    options = candidates(shape, offload_possible)
     if budget is None:
         options = options[:1]
     weights = estimator.weights_bytes()
-    for i, (cfg, ff, chunk, context) in enumerate(options):
-        peak = estimator.predict(shape, cfg, ff, chunk, context)
+    for i, setup in enumerate(options):
+        peak = estimator.predict(shape, setup)
         last = i == len(options) - 1
         if budget is None or peak <= budget or last:
             fits = budget is None or peak <= budget
-            notes = [] if context == shape.context_length else [f"context windows of {context} frames to fit"]
+            notes = ([] if setup.context_length == shape.context_length
+                     else [f"context windows of {setup.context_length} frames to fit"])
+            if setup.offload != "none":
+                notes.append(f"{setup.offload} CPU offload to fit")
             if not fits:
                 notes.append(f"predicted {peak / 2**20:.0f} MiB is over the {budget / 2**20:.0f} MiB budget with every "
                              "set-up; this is the smallest (lower width/height or frames if it runs out of memory)")
-            return MemoryPlan(cfg, ff, chunk, context, peak, weights, budget, fits, "; ".join(notes))
+            return MemoryPlan(setup.cfg, setup.ff_pieces, setup.decode_chunk, setup.context_length, peak, weights,
+                              budget, fits, "; ".join(notes), setup.offload)
     raise AssertionError("candidates() always returns at least one plan")
+
+
+def _bytes(module: torch.nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
 
 
 def device_budget(device: torch.device, limit_mb: int = 0, in_use: int = 0,

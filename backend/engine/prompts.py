@@ -19,7 +19,7 @@ def encode_conditioning(pipe: AnimateDiffPipeline, req: GenerationRequest, frame
     """
     guided = req.guidance > 1.0
     keyframes = {0: req.prompt, **{p.frame + offset: p.prompt for p in req.prompt_at}}
-    with torch.inference_mode():
+    with torch.no_grad():  # not inference_mode: CPU offload may move the text encoder here (see engine._run)
         positive, negative = pipe.encode_prompt(req.prompt, device, 1, guided, req.negative_prompt or None)
         by_frame = {0: positive[0]}
         others = sorted(f for f in keyframes if f != 0)

@@ -42,7 +42,7 @@ def encode_images(pipe: AnimateDiffPipeline, images: list[Image.Image], chunk: i
         vae.to(torch.float32)
     out = []
     try:
-        with torch.inference_mode():
+        with torch.no_grad():  # not inference_mode: CPU offload may move the VAE here (see engine._run)
             for i in range(0, len(images), chunk):
                 part = images[i:i + chunk]
                 pixels = pipe.video_processor.preprocess(part, height=part[0].height, width=part[0].width)

@@ -13,6 +13,8 @@ from typing import Any
 from models.camera import CameraMove
 from models.errors import InvalidInputError
 
+MEMORY_PLANS: tuple[str, ...] = ("auto", "off", "model-offload")
+
 MAX_SEED = 2**63 - 1
 
 
@@ -65,7 +67,8 @@ class GenerationRequest:
     fps: int = 8
     precision: str = "auto"
     decode_chunk_size: int = 4  # frames per VAE decode call: bounds the decode's memory peak
-    # "auto": predict the peak memory and pick the set-up that fits (memory_plan.py); "off": run as asked.
+    # "auto": predict the peak memory and pick the set-up that fits (memory_plan.py); "off": run as asked;
+    # "model-offload": as asked, one model on the device at a time (like other tools' --medvram).
     memory_plan: str = "auto"
     memory_limit_mb: int = 0  # what "auto" may use at most (0: what the device has free)
     # The clip starts from these pictures' latents, noised as img2img does: 0 keeps them, 1 ignores them.

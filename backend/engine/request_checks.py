@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.engine.context_windows import WEIGHTINGS
-from backend.engine.request import MAX_SEED, GenerationRequest, denoising_steps
+from backend.engine.request import MAX_SEED, MEMORY_PLANS, GenerationRequest, denoising_steps
 from models.camera import CAMERA_MOVES
 from models.errors import InvalidInputError
 
@@ -37,7 +37,7 @@ def check_request(req: GenerationRequest) -> None:
     _check_range("guidance", req.guidance, 0.0, 30.0, float)
     _check_range("fps", req.fps, 1, 60)
     _check_range("decode_chunk_size", req.decode_chunk_size, 1, 1024)
-    _check_choice("memory_plan", req.memory_plan, ("auto", "off"))
+    _check_choice("memory_plan", req.memory_plan, MEMORY_PLANS)
     _check_range("memory_limit_mb", req.memory_limit_mb, 0, 16 * 2**20)
     if req.seed is not None:
         _check_range("seed", req.seed, 0, MAX_SEED)

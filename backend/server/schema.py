@@ -78,7 +78,9 @@ class GenerationRequestBody(_Body):
     decode_chunk_size: int = 4
     memory_plan: str = Field(default="auto", description=(
         "auto: predict the job's peak memory and choose batched or sequential guidance, feed-forward pieces, "
-        "decode chunk and (last) context windows to fit; the plan is in the events and metadata.json. off: as asked"))
+        "decode chunk, CPU offload (GPU only) and (last) context windows to fit; the plan is in the events and "
+        "metadata.json. off: as asked, every model on the device. model-offload: as asked, with model CPU "
+        "offload (one model on the GPU at a time)"))
     memory_limit_mb: int = Field(default=0, description="the most auto may plan for, MiB (0: the free memory)")
     references: list[ReferenceFrameBody] = Field(default=[], description=(
         "pictures the clip starts from (image-to-video): every frame starts from the latents of the reference at "
