@@ -18,6 +18,7 @@ from .camera_analysis import CAMERA_MOVES
 from .long_clip_request import context_fields, free_init_fields, prompt_travel_fields
 from .property_groups.generation_settings import (
     CONTEXT_WEIGHTINGS,
+    MAX_DEEP_CACHE,
     MAX_SEED,
     SCHEDULERS,
     AnimateDiffSettings,
@@ -70,6 +71,10 @@ def build_request(settings: AnimateDiffSettings, scene: Scene) -> dict[str, Any]
         loras.append({"path": lora.model, "weight": round(lora.weight, 4)})
     if loras:
         request["loras"] = loras
+    if settings.deep_cache == 1:
+        raise SettingsError("Feature Cache", 1, f"0 (off) or 2 to {MAX_DEEP_CACHE} (the whole UNet every N-th step)")
+    if settings.deep_cache:
+        request["deep_cache"] = settings.deep_cache
     if settings.domain_adapter:
         request["domain_adapter"] = {"path": settings.domain_adapter,
                                      "weight": round(settings.domain_adapter_weight, 4)}
@@ -115,6 +120,7 @@ def apply_request(settings: AnimateDiffSettings, request: dict[str, Any]) -> Non
             setattr(settings, name, request[name])
     if request.get("scheduler") in SCHEDULERS:  # a sampler this add-on does not list keeps the sidebar's
         settings.scheduler = request["scheduler"]
+    settings.deep_cache = request.get("deep_cache", 0)
     settings.use_scene_size = False
     settings.width, settings.height = request.get("width", 512), request.get("height", 512)
     settings.use_scene_fps = False

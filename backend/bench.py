@@ -36,6 +36,8 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
                    help="ours: plan the memory (auto), run batched CFG as asked (off), or as asked with CPU offload")
     p.add_argument("--memory-limit", type=int, default=0, metavar="MIB",
                    help="ours: plan for at most this much device memory (default: what is free)")
+    p.add_argument("--deep-cache", type=int, default=0, metavar="N",
+                   help="also run ours with DeepCache every N steps (a row 'ours+cache N', frames compared to ours)")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     p.set_defaults(func=run_bench)
 
@@ -183,9 +185,21 @@ def run_bench(args: argparse.Namespace) -> int:
         plan = result.memory_plan.to_dict() if result.memory_plan else None
         if plan and plan["predicted_peak_bytes"]:
             rows["ours"]["predicted_gib"] = plan["predicted_peak_bytes"] / 2**30
+        ours = np.stack([np.asarray(f, dtype=np.float32) / 255 for f in result.frames])
+        cache_diff = None
+        if args.deep_cache > 1:
+            name = f"ours+cache {args.deep_cache}"
+            _reset(choice.device)
+            cached = engine.generate(GenerationRequest(**{**req.to_dict(), "deep_cache": args.deep_cache}))
+            rows[name] = dict(cached.timings)
+            rows[name]["peak_gib"] = (cached.peak_memory_bytes or 0) / 2**30 if choice.device.type == "cuda" \
+                else float("nan")
+            if cached.memory_plan and cached.memory_plan.predicted_peak_bytes:
+                rows[name]["predicted_gib"] = cached.memory_plan.predicted_peak_bytes / 2**30
+            frames = np.stack([np.asarray(f, dtype=np.float32) / 255 for f in cached.frames])
+            cache_diff = {"mean": float(np.abs(frames - ours).mean()), "max": float(np.abs(frames - ours).max())}
     diff = None
     if baseline_video is not None:
-        ours = np.stack([np.asarray(f, dtype=np.float32) / 255 for f in result.frames])
         theirs = baseline_video[0].permute(1, 2, 3, 0).clamp(-1, 1).add(1).div(2).cpu().numpy()
         diff = float(np.abs(ours - theirs).max())
     report = {
@@ -194,6 +208,7 @@ def run_bench(args: argparse.Namespace) -> int:
         "device": choice.label, "torch": torch.__version__,
         "cpu_max_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "rows": rows, "max_abs_frame_difference": diff, "memory_plan": plan,
+        "deep_cache_frame_difference": cache_diff,
     }
     _print_table(report)
     if args.json:
@@ -206,11 +221,14 @@ def _print_table(report: dict[str, Any]) -> None:
     s = report["settings"]
     print(f"device: {report['device']}  torch {report['torch']}  {s['frames']}x{s['width']}x{s['height']}, "
           f"{s['steps']} steps, CFG {s['guidance']}")
-    print(f"{'':10}" + "".join(f"{c:>14}" for c in cols))
+    print(f"{'':16}" + "".join(f"{c:>14}" for c in cols))
     for name, row in report["rows"].items():
-        print(f"{name:10}" + "".join(f"{row.get(c, float('nan')):>14.4f}" for c in cols))
+        print(f"{name:16}" + "".join(f"{row.get(c, float('nan')):>14.4f}" for c in cols))
     if report["max_abs_frame_difference"] is not None:
         print(f"max |frame difference| ours vs diffusers: {report['max_abs_frame_difference']:.2e}")
+    if report.get("deep_cache_frame_difference"):
+        d = report["deep_cache_frame_difference"]
+        print(f"|frame difference| ours+cache vs ours: mean {d['mean']:.2e}, max {d['max']:.2e} (frames in [0, 1])")
     plan = report.get("memory_plan")
     if plan:
         print(f"memory plan (ours): {plan['cfg']} CFG, feed-forward in {plan['ff_pieces']}, decode chunk "

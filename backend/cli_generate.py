@@ -83,6 +83,9 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> None:
                         "windows that fit; off: as asked; model-offload: as asked, one model on the GPU at a time")
     p.add_argument("--memory-limit", type=int, default=0, metavar="MIB",
                    help="plan for at most this much device memory (default: what the device has free)")
+    p.add_argument("--deep-cache", type=int, default=0, metavar="N",
+                   help="speed/quality trade: the whole UNet every N-th step, only its outer blocks in between, "
+                        "reusing the deep features (DeepCache; 0: off, 2-10)")
     p.add_argument("--from-metadata", type=Path, metavar="METADATA_JSON",
                    help="repeat a clip: take every parameter (and the seed) from its metadata.json")
     p.add_argument("--out", type=Path, default=Path("clip"), help="output folder (default ./clip)")
@@ -128,7 +131,7 @@ def request_from_args(args: argparse.Namespace):  # -> GenerationRequest (import
         "width": args.width, "height": args.height, "frames": args.frames, "steps": args.steps,
         "guidance": args.guidance, "seed": args.seed, "scheduler": args.scheduler, "fps": args.fps,
         "precision": args.precision, "decode_chunk_size": args.decode_chunk_size,
-        "memory_plan": args.memory_plan, "memory_limit_mb": args.memory_limit,
+        "memory_plan": args.memory_plan, "memory_limit_mb": args.memory_limit, "deep_cache": args.deep_cache,
         "references": [_at_frame(t) for t in args.reference], "reference_strength": args.reference_strength,
         "sparsectrl": dict(zip(("path", "weight"), weighted(args.sparsectrl), strict=True))
         if args.sparsectrl else None,

@@ -44,6 +44,7 @@ def test_generate_watch_play_export(qtbot, service: ServiceProcess, tmp_path, mo
     type_into(qtbot, gen.seed, "5")
     click(qtbot, gen.camera.boxes["zoom-in"])
     gen.camera.sliders["zoom-in"].setValue(60)
+    gen.settings.deep_cache.setCurrentIndex(gen.settings.deep_cache.findData(2))  # DeepCache every 2nd step
     screenshot(window, "generate")
 
     click(qtbot, gen.generate_button)
@@ -59,6 +60,7 @@ def test_generate_watch_play_export(qtbot, service: ServiceProcess, tmp_path, mo
     assert job.status == "succeeded" and job.seed == 5
     assert job.request["prompt"] == "a red ball bouncing on the beach"
     assert job.request["camera"] == [{"move": "zoom-in", "strength": 0.6}]
+    assert job.request["deep_cache"] == 2
     assert (job.request["width"], job.request["height"], job.request["frames"], job.request["steps"]) == (64, 64, 4, 2)
     assert window.watch.progress.value() == window.watch.progress.maximum() == 2
     # The player shows the backend's frames, in order, looping at the clip's fps.

@@ -25,6 +25,7 @@ MAX_SEED = 2**31 - 1  # Blender integer properties are 32-bit; the service accep
 
 CAMERA_MOVE_ITEMS = [(move, CAMERA_MOVE_LABELS[move], f"Camera move {move}") for move in CAMERA_MOVES]
 SCHEDULER_ITEMS = [(name, name, f"The {name} sampler") for name in SCHEDULERS]
+MAX_DEEP_CACHE = 10  # the service's (backend.engine.request_checks); 1 is refused there and here
 REFERENCE_ITEMS = [
     ("NONE", "None", "Generate from the prompt alone"),
     ("IMAGE", "Image", "Start the clip from an Image datablock"),
@@ -90,6 +91,9 @@ class AnimateDiffSettings(PropertyGroup):
     guidance: FloatProperty(name="Guidance", default=7.5, min=0.0, max=30.0)
     frames: IntProperty(name="Frames", default=16, min=1, max=1024, soft_max=64)
     scheduler: EnumProperty(name="Sampler", items=SCHEDULER_ITEMS, default="ddim")
+    deep_cache: IntProperty(name="Feature Cache", default=0, min=0, max=MAX_DEEP_CACHE,
+                            description="DeepCache, faster and slightly different: the whole UNet runs every N-th "
+                                        "step only, its outer blocks on every step (0: off; 2 to 10)")
     use_scene_size: BoolProperty(name="Size from Scene", description="Width and height from the scene's render "
                                  "size (including its percentage), rounded to multiples of 8", default=True,
                                  update=lambda self, context: copy_scene_size(self, context.scene))

@@ -129,6 +129,7 @@ class VIEW3D_PT_animatediff_sampling(SidebarPanel, Panel):
         else:
             layout.prop(settings, "frames")
         layout.prop(settings, "scheduler")
+        layout.prop(settings, "deep_cache")
         layout.prop(settings, "use_scene_size")
         if settings.use_scene_size:
             width, height = scene_size(scene)

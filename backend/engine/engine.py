@@ -21,6 +21,7 @@ from PIL import Image
 from backend.engine.assembly import AssembledPipeline, PipelineCache
 from backend.engine.context_windows import plan_windows
 from backend.engine.continuation import SourceClip, check_fits, join, load_source_clip
+from backend.engine.deep_cache import deep_cache
 from backend.engine.device import DeviceChoice, choose_device, peak_memory_bytes, reset_peak_memory
 from backend.engine.feed_forward_chunks import chunked_feed_forward
 from backend.engine.memory_plan import JobShape, MemoryPlan, SetUp, choose_plan, device_budget
@@ -153,8 +154,9 @@ class AnimationEngine:
         timings["prepare"] = time.perf_counter() - t0
         cond = dataclasses.replace(cond, batched=memory.cfg != "sequential")
 
-        # 7. Denoise (window by window for long clips; FreeInit repeats it from re-initialised noise).
-        #    The step callback reports progress and raises `Cancelled`, which skips the decode.
+        # 7. Denoise (window by window for long clips; FreeInit repeats it from re-initialised noise; with
+        #    deep_cache, most steps run only the UNet's outer blocks). The step callback reports progress and
+        #    raises `Cancelled`, which skips the decode.
         run_steps = denoising_steps(req)
         total = run_steps * (1 + req.free_init)
         context = memory.context_length
@@ -172,7 +174,8 @@ class AnimationEngine:
         latents, timesteps = start.latents, start.timesteps
         # no_grad, not inference_mode, here and in every phase: CPU offload moves weights inside these blocks,
         # and weights moved under inference_mode become inference tensors that peft cannot touch afterwards.
-        with torch.no_grad(), chunked_feed_forward(pipe.unet, memory.ff_pieces):
+        with torch.no_grad(), chunked_feed_forward(pipe.unet, memory.ff_pieces), \
+                deep_cache(pipe.unet, req.deep_cache) as deep:
             for round_ in range(1 + req.free_init):
                 if round_:
                     scheduler.set_timesteps(req.steps, device=choice.device)
@@ -181,7 +184,8 @@ class AnimationEngine:
                         choice.device, choice.dtype)
                 done = round_ * run_steps
                 latents = denoise(pipe.unet, scheduler, latents, timesteps, cond, plan, generator=generator,
-                                  pinned=start.pinned, control=control, on_step=lambda i, x, d=done: on_step(i, x, d))
+                                  pinned=start.pinned, control=control, on_step=lambda i, x, d=done: on_step(i, x, d),
+                                  deep=deep)
         _sync(choice)
         timings["denoise"] = time.perf_counter() - t0
         timings["per_step"] = timings["denoise"] / total
@@ -213,7 +217,8 @@ class AnimationEngine:
 
     def _plan_memory(self, req: GenerationRequest, assembled: AssembledPipeline, frames: int, choice: DeviceChoice,
                      sparsectrl: bool) -> MemoryPlan:
-        shape = JobShape(req.width, req.height, frames, req.context_length, req.guidance > 1.0, req.decode_chunk_size)
+        shape = JobShape(req.width, req.height, frames, req.context_length, req.guidance > 1.0, req.decode_chunk_size,
+                         req.deep_cache, req.context_overlap, req.closed_loop)
         estimator = assembled.memory_estimator()
         if req.memory_plan != "auto":  # off, model-offload: run as asked, predicted anyway
             offload = "model" if req.memory_plan == "model-offload" else "none"

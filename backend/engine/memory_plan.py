@@ -29,6 +29,8 @@ from pathlib import Path
 
 import torch
 
+from backend.engine.context_windows import plan_windows
+from backend.engine.deep_cache import deep_cache_bytes
 from backend.engine.feed_forward_chunks import chunked_feed_forward
 from backend.engine.memory_trace import meta_copy, peak_activation_bytes
 
@@ -79,6 +81,9 @@ class JobShape:
     context_length: int  # as asked: 0 for none
     guided: bool  # classifier-free guidance (guidance > 1)
     decode_chunk: int
+    deep_cache: int = 0  # the request's DeepCache interval: its kept features live through the denoising
+    context_overlap: int = 4  # as asked (windows the plan adds itself overlap by half)
+    closed_loop: bool = False
 
 
 class MemoryEstimator:
@@ -133,13 +138,27 @@ class MemoryEstimator:
     def predict(self, shape: JobShape, setup: SetUp) -> int:
         window = min(setup.context_length or shape.frames, shape.frames)
         batch = 2 if setup.cfg == "batched" else 1
-        denoise = self.unet_bytes(batch, window, shape.height, shape.width, setup.ff_pieces)
+        denoise = self.unet_bytes(batch, window, shape.height, shape.width, setup.ff_pieces) \
+            + self.deep_cache_bytes(shape, setup)
         decode = self.decode_bytes(min(setup.decode_chunk, shape.frames), shape.height, shape.width)
         clip = self.clip_bytes(shape)
         if setup.offload == "model":  # each phase holds its own model only (text encoding's activations are small)
             unet, vae, rest = self.model_weights_bytes()
             return clip + max(unet + denoise, vae + decode, rest)
         return self.weights_bytes() + clip + max(denoise, decode)
+
+    def deep_cache_bytes(self, shape: JobShape, setup: SetUp) -> int:
+        """The DeepCache features kept for every window and guidance half (0 without the cache)."""
+        if shape.deep_cache <= 1:
+            return 0
+        frames = shape.frames
+        if setup.context_length and setup.context_length < shape.frames:
+            asked = setup.context_length == shape.context_length
+            overlap = shape.context_overlap if asked else setup.context_length // 2  # as the engine's windows
+            windows = plan_windows(shape.frames, setup.context_length, overlap, shape.closed_loop).windows
+            frames = sum(len(w) for w in windows)
+        return deep_cache_bytes(self._unet, frames, 2 if shape.guided else 1, shape.height // self._scale,
+                                shape.width // self._scale)
 
     def clip_bytes(self, shape: JobShape) -> int:
         """The whole clip's latent-sized buffers that live through the run: latents, the noise, the fused noise

@@ -71,6 +71,9 @@ class GenerationRequest:
     # "model-offload": as asked, one model on the device at a time (like other tools' --medvram).
     memory_plan: str = "auto"
     memory_limit_mb: int = 0  # what "auto" may use at most (0: what the device has free)
+    # DeepCache-style speed/quality trade (deep_cache.py): the whole UNet runs every N-th step, only its
+    # outermost blocks in between (0: off).
+    deep_cache: int = 0
     # The clip starts from these pictures' latents, noised as img2img does: 0 keeps them, 1 ignores them.
     references: tuple[ReferenceFrame, ...] = ()
     reference_strength: float = 0.8

@@ -16,6 +16,7 @@ from models.errors import InvalidInputError
 SCHEDULERS: tuple[str, ...] = ("ddim", "euler", "euler-ancestral", "dpm++-2m-karras", "lcm")
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "fp16", "bf16")
 MAX_FREE_INIT = 5
+MAX_DEEP_CACHE = 10
 
 
 def check_request(req: GenerationRequest) -> None:
@@ -39,6 +40,7 @@ def check_request(req: GenerationRequest) -> None:
     _check_range("decode_chunk_size", req.decode_chunk_size, 1, 1024)
     _check_choice("memory_plan", req.memory_plan, MEMORY_PLANS)
     _check_range("memory_limit_mb", req.memory_limit_mb, 0, 16 * 2**20)
+    _check_deep_cache(req)
     if req.seed is not None:
         _check_range("seed", req.seed, 0, MAX_SEED)
     _check_choice("scheduler", req.scheduler, SCHEDULERS)
@@ -126,6 +128,16 @@ def _check_prompt_at(req: GenerationRequest) -> None:
         if not isinstance(entry.prompt, str) or not entry.prompt.strip():
             raise InvalidInputError(f"prompt_at[{i}].prompt: {entry.prompt!r} is not accepted; expected non-empty "
                                     "text", field=f"prompt_at[{i}].prompt")
+
+
+def _check_deep_cache(req: GenerationRequest) -> None:
+    _check_range("deep_cache", req.deep_cache, 0, MAX_DEEP_CACHE)
+    if req.deep_cache == 1:
+        raise InvalidInputError("deep_cache: 1 would cache nothing; expected 0 (off) or 2 to "
+                                f"{MAX_DEEP_CACHE} (the whole UNet every N-th step)", field="deep_cache")
+    if req.deep_cache and req.sparsectrl is not None:
+        raise InvalidInputError(f"deep_cache: {req.deep_cache} skips the UNet blocks that SparseCtrl feeds; "
+                                "use deep_cache 0 with sparsectrl", field="deep_cache")
 
 
 def _check_long_clip(req: GenerationRequest) -> None:

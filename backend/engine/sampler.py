@@ -16,6 +16,7 @@ import torch
 from diffusers import UNetMotionModel
 
 from backend.engine.context_windows import ContextPlan
+from backend.engine.deep_cache import DeepCache
 
 StepCallback = Callable[[int, torch.Tensor], None]  # (step index from 0, latents after the step)
 # (window frame indices, latent model input, timestep, text embeddings) -> extra UNet kwargs (SparseCtrl)
@@ -58,14 +59,18 @@ def step_kwargs(scheduler, generator: torch.Generator | None, eta: float = 0.0) 
 
 def denoise(unet: UNetMotionModel, scheduler, latents: torch.Tensor, timesteps: torch.Tensor, cond: Conditioning,
             plan: ContextPlan, *, generator: torch.Generator | None = None, pinned: PinnedFrames | None = None,
-            control: ControlHook | None = None, on_step: StepCallback | None = None) -> torch.Tensor:
-    """Run `timesteps` on `latents` (1, C, F, h, w); returns the denoised latents."""
+            control: ControlHook | None = None, on_step: StepCallback | None = None,
+            deep: DeepCache | None = None) -> torch.Tensor:
+    """Run `timesteps` on `latents` (1, C, F, h, w); returns the denoised latents. `deep`: the UNet's
+    feature cache (`deep_cache.py`), told where each step starts."""
     extra = step_kwargs(scheduler, generator)
     frames = latents.shape[2]
     whole = len(plan.windows) == 1 and plan.windows[0] == tuple(range(frames))
     windows = [torch.tensor(w, device=latents.device) for w in plan.windows]
     position_weights = torch.tensor(plan.weights, device=latents.device, dtype=latents.dtype)
     for i, t in enumerate(timesteps):
+        if deep is not None:
+            deep.begin_step(i)
         if whole:
             noise_pred = _predict(unet, scheduler, latents, t, cond, windows[0], control)
         else:

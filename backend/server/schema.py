@@ -82,6 +82,9 @@ class GenerationRequestBody(_Body):
         "metadata.json. off: as asked, every model on the device. model-offload: as asked, with model CPU "
         "offload (one model on the GPU at a time)"))
     memory_limit_mb: int = Field(default=0, description="the most auto may plan for, MiB (0: the free memory)")
+    deep_cache: int = Field(default=0, description=(
+        "DeepCache-style feature caching, a speed/quality trade: the whole UNet runs every N-th step and only "
+        "its outermost blocks in between, reusing the deeper features (0: off; 2 to 10; not with sparsectrl)"))
     references: list[ReferenceFrameBody] = Field(default=[], description=(
         "pictures the clip starts from (image-to-video): every frame starts from the latents of the reference at "
         "its index, a blend between two references, noised by reference_strength"))

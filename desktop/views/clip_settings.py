@@ -1,5 +1,5 @@
-"""The Generate view's "Settings" box: seed (or Random, or New seed), steps, guidance, frames, size, fps and
-scheduler, with the service's ranges."""
+"""The Generate view's "Settings" box: seed (or Random, or New seed), steps, guidance, frames, size, fps,
+scheduler and the DeepCache speed-up, with the service's ranges."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ from PySide6.QtWidgets import (
 # The service's accepted schedulers (backend.engine.request_checks.SCHEDULERS; a test keeps the two equal). Not
 # imported from there: the engine package is the backend's, and the UI must not depend on its layout.
 SCHEDULERS: tuple[str, ...] = ("ddim", "euler", "euler-ancestral", "dpm++-2m-karras", "lcm")
+# DeepCache intervals offered (the service takes 0 or 2-10): the whole UNet every N-th step.
+DEEP_CACHE_CHOICES: tuple[tuple[str, int], ...] = (("off", 0), ("every 2nd step", 2), ("every 3rd step", 3),
+                                                   ("every 5th step", 5))
 
 
 class ClipSettings(QGroupBox):
@@ -59,6 +62,11 @@ class ClipSettings(QGroupBox):
         self.fps = spin(1, 60, 8)
         self.scheduler = QComboBox()
         self.scheduler.addItems(SCHEDULERS)
+        self.deep_cache = QComboBox()
+        for text, interval in DEEP_CACHE_CHOICES:
+            self.deep_cache.addItem(text, interval)
+        self.deep_cache.setToolTip("Faster, slightly different clips (DeepCache): the whole UNet runs only on these "
+                                   "steps, its outer blocks on every step, reusing the deeper features between")
         size_row = QHBoxLayout()
         size_row.addWidget(self.width_spin, 1)
         size_row.addWidget(QLabel("x"), 0)
@@ -71,9 +79,11 @@ class ClipSettings(QGroupBox):
         form.addRow("Size (w x h)", size_row)
         form.addRow("FPS", self.fps)
         form.addRow("Scheduler", self.scheduler)
+        form.addRow("Feature cache", self.deep_cache)
         self.widgets: dict[str, QWidget] = {
             "seed": self.seed, "steps": self.steps, "guidance": self.guidance, "frames": self.frames,
-            "width": self.width_spin, "height": self.height_spin, "fps": self.fps, "scheduler": self.scheduler}
+            "width": self.width_spin, "height": self.height_spin, "fps": self.fps, "scheduler": self.scheduler,
+            "deep_cache": self.deep_cache}
 
     def draw_seed(self) -> None:
         self.random_seed.setChecked(False)
@@ -83,6 +93,8 @@ class ClipSettings(QGroupBox):
         request.update(width=self.width_spin.value(), height=self.height_spin.value(), frames=self.frames.value(),
                        steps=self.steps.value(), guidance=round(self.guidance.value(), 2), fps=self.fps.value(),
                        scheduler=self.scheduler.currentText())
+        if self.deep_cache.currentData():
+            request["deep_cache"] = int(self.deep_cache.currentData())
         if not self.random_seed.isChecked() and self.seed.text():
             request["seed"] = int(self.seed.text())  # beyond MAX_SEED: the service names the range
 
@@ -93,6 +105,10 @@ class ClipSettings(QGroupBox):
                 widget.setValue(int(request[name]))
         self.guidance.setValue(float(request.get("guidance", 7.5)))
         self.scheduler.setCurrentText(request.get("scheduler", "ddim"))
+        interval = int(request.get("deep_cache", 0))
+        if self.deep_cache.findData(interval) < 0:  # a value set elsewhere (API, CLI): offered as it is
+            self.deep_cache.addItem(f"every {interval}th step", interval)
+        self.deep_cache.setCurrentIndex(self.deep_cache.findData(interval))
         self.random_seed.setChecked(seed is None)
         self.seed.setText("" if seed is None else str(seed))
 

@@ -35,6 +35,8 @@ def describe_parameters(request: dict[str, Any], seed: int | None) -> str:
                      f"{request.get('context_weighting', 'pyramid')}" + "".join(f", {e}" for e in extras))
     if request.get("free_init"):
         parts.append(f"FreeInit {request['free_init']}")
+    if request.get("deep_cache"):
+        parts.append(f"DeepCache every {request['deep_cache']}")
     if request.get("prompt_at"):
         parts.append("prompts at " + ", ".join(str(p.get("frame")) for p in request["prompt_at"]))
     return " · ".join(parts)

@@ -172,7 +172,7 @@ def quick_settings(scene: bpy.types.Scene, **overrides) -> None:  # noqa: ANN003
     """Sidebar settings for a fast job on the tiny models (64x64, 4 frames, 2 steps)."""
     settings = scene.animatediff
     values = dict(prompt="a red ball bouncing", base="tiny_base", motion_module="tiny_mm", frames=4, steps=2,
-                  use_random_seed=False, seed=7, use_scene_size=False, use_scene_fps=False, fps=8)
+                  use_random_seed=False, seed=7, use_scene_size=False, use_scene_fps=False, fps=8, deep_cache=0)
     values.update(overrides)
     for name, value in values.items():
         setattr(settings, name, value)

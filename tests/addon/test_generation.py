@@ -141,16 +141,18 @@ def test_generate_again_and_vary_seed_work_from_the_image(connected: Service, tm
 def test_use_settings_puts_a_clip_back_into_the_sidebar(connected: Service, tmp_path: Path) -> None:
     scene = bpy.context.scene
     settings = scene.animatediff
-    quick_settings(scene, guidance=5.0, seed=1234)
+    quick_settings(scene, guidance=5.0, seed=1234, deep_cache=2)
     settings.output_directory = str(tmp_path)
     settings.camera_moves.add().move = "zoom-in"
     job = generate(import_camera_background=False)
     assert job["status"] == "SUCCEEDED", job["message"]
+    assert connected.client.job(job["job_id"]).request["deep_cache"] == 2  # the service ran it with DeepCache
     image = settings.result_image
     quick_settings(scene, prompt="other", seed=1, guidance=9.0, steps=20)
     settings.camera_moves.clear()
     assert bpy.ops.animatediff.use_result_settings(image=image.name) == {"FINISHED"}
     assert (settings.prompt, settings.seed, settings.guidance, settings.steps) == ("a red ball bouncing", 1234, 5.0, 2)
+    assert settings.deep_cache == 2
     assert not settings.use_random_seed
     assert [(m.move, m.strength) for m in settings.camera_moves] == [("zoom-in", 1.0)]
 
@@ -253,6 +255,7 @@ def test_the_services_refusal_is_reported_with_its_sentence(connected: Service) 
     ({"prompt": "  "}, "Prompt: '  ' is not accepted; expected text"),
     ({"width": 100}, "Width: 100 is not accepted; expected a multiple of 8, e.g. 96 or 104"),
     ({"base": ""}, "Model: '' is not accepted"),
+    ({"deep_cache": 1}, "Feature Cache: 1 is not accepted; expected 0 .off. or 2 to 10"),
 ])
 def test_bad_settings_are_refused_before_sending(overrides: dict, expected: str) -> None:
     quick_settings(bpy.context.scene, **overrides)
