@@ -23,12 +23,15 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="time a generation phase by phase against plain diffusers")
     p.add_argument("--width", type=int, default=None, help="default 512 full-size, 64 tiny")
     p.add_argument("--height", type=int, default=None)
-    p.add_argument("--frames", type=int, default=16)
-    p.add_argument("--steps", type=int, default=25)
-    p.add_argument("--guidance", type=float, default=7.5)
+    p.add_argument("--frames", type=int, default=None, help="default 16")
+    p.add_argument("--steps", type=int, default=None, help="default 25 (built-in: 20)")
+    p.add_argument("--guidance", type=float, default=None, help="default 7.5 (built-in: 4)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--full-size", action="store_true", help="SD1.5-size UNet + v2-size motion module")
     p.add_argument("--random-weights", action="store_true", help="random weights (the only source offline)")
+    p.add_argument("--builtin", action="store_true",
+                   help="ours only, on the shipped built-in model (trained weights: frame differences mean "
+                        "something); its size, frames, steps and guidance unless given")
     p.add_argument("--device", default=None)
     p.add_argument("--precision", default="auto")
     p.add_argument("--skip-baseline", action="store_true")
@@ -141,6 +144,22 @@ def _run_baseline(base: Path, motion: Path, args: argparse.Namespace, choice: An
     return t, video
 
 
+def _fill_defaults(args: argparse.Namespace) -> None:
+    """Size, frames, steps and guidance not given: the built-in model's own, else the issue's set-up."""
+    if args.builtin:
+        from models.builtin import builtin_model_paths
+
+        d = builtin_model_paths().defaults
+        size, frames, steps, guidance = (d.width, d.height), d.frames, d.steps, d.guidance
+    else:
+        size = (512, 512) if args.full_size else (64, 64)
+        frames, steps, guidance = 16, 25, 7.5
+    args.width, args.height = args.width or size[0], args.height or size[1]
+    args.frames = args.frames or frames
+    args.steps = args.steps or steps
+    args.guidance = guidance if args.guidance is None else args.guidance
+
+
 def _sync(device: Any) -> None:
     import torch
 
@@ -159,17 +178,24 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.full_size and not args.random_weights:
         print("--full-size needs --random-weights (no weights are downloaded)", file=sys.stderr)
         return 2
-    size = 512 if args.full_size else 64
-    args.width, args.height = args.width or size, args.height or size
+    if args.builtin and (args.full_size or args.random_weights):
+        print("--builtin runs the shipped weights: leave out --full-size and --random-weights", file=sys.stderr)
+        return 2
+    _fill_defaults(args)
     choice = choose_device(args.precision, args.device)
     rows: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="ads-bench-") as tmp:
         t0 = time.perf_counter()
-        base, motion = write_models(Path(tmp), args.full_size)
-        print(f"wrote {'full-size' if args.full_size else 'tiny'} random-weight models in "
-              f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        if args.builtin:  # its module is in the original layout, which diffusers' from_pretrained does not read
+            from models.builtin import builtin_model_paths
+
+            base, motion = builtin_model_paths().base, builtin_model_paths().motion_module
+        else:
+            base, motion = write_models(Path(tmp), args.full_size)
+            print(f"wrote {'full-size' if args.full_size else 'tiny'} random-weight models in "
+                  f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
         baseline_video = None
-        if not args.skip_baseline:
+        if not args.skip_baseline and not args.builtin:
             rows["diffusers"], baseline_video = _run_baseline(base, motion, args, choice)
         engine = AnimationEngine(device=args.device)
         req = GenerationRequest(prompt="a red circle moving right", base=str(base), motion_module=str(motion),
@@ -204,7 +230,8 @@ def run_bench(args: argparse.Namespace) -> int:
         diff = float(np.abs(ours - theirs).max())
     report = {
         "settings": {"frames": args.frames, "width": args.width, "height": args.height, "steps": args.steps,
-                     "guidance": args.guidance, "seed": args.seed, "full_size": args.full_size},
+                     "guidance": args.guidance, "seed": args.seed, "full_size": args.full_size,
+                     "builtin": args.builtin},
         "device": choice.label, "torch": torch.__version__,
         "cpu_max_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "rows": rows, "max_abs_frame_difference": diff, "memory_plan": plan,

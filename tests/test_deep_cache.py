@@ -149,3 +149,20 @@ def test_on_the_builtin_model_the_cached_clip_stays_close_and_still_moves(engine
     travel_plain = np.hypot(*displacement(track(plain.frames)))
     travel_cached = np.hypot(*displacement(track(cached.frames)))
     assert travel_plain > 8 and travel_cached == pytest.approx(travel_plain, rel=0.25)
+
+
+def test_bench_on_the_builtin_model_reports_the_cached_row_and_its_frame_difference(tmp_path, capsys) -> None:
+    """`bench --builtin --deep-cache N`: the benchmark command of docs/benchmarks.md, at 4 steps."""
+    import json
+
+    from backend.cli import main
+
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--builtin", "--steps", "4", "--deep-cache", "2", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["settings"] | {"builtin": True, "width": 64, "frames": 16, "guidance": 4.0} == report["settings"]
+    assert set(report["rows"]) == {"ours", "ours+cache 2"}  # no diffusers row: the module is in the original layout
+    assert all(row["per_step"] > 0 for row in report["rows"].values())
+    assert 0 < report["deep_cache_frame_difference"]["mean"] < report["deep_cache_frame_difference"]["max"]
+    assert "ours+cache 2" in capsys.readouterr().out
+    assert main(["bench", "--builtin", "--full-size", "--random-weights"]) == 2

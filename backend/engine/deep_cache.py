@@ -38,7 +38,7 @@ class DeepCache:
     def begin_step(self, index: int) -> None:
         """Step `index` (from 0; every sampling round starts again at 0, with a full step)."""
         if index == 0:
-            self._features.clear()
+            self.clear()
         self.skipping = index % self.interval != 0 and bool(self._features)
         self._slot = 0
         if self.skipping:
@@ -65,6 +65,9 @@ class DeepCache:
 
     def kept_bytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self._features.values())
+
+    def clear(self) -> None:
+        self._features.clear()
 
 
 def _residual_count(block: torch.nn.Module) -> int:
@@ -139,7 +142,7 @@ def deep_cache(unet: torch.nn.Module, interval: int) -> Iterator[DeepCache | Non
     finally:
         for module in patched:
             del module.forward  # back to the class's forward
-        gate._features.clear()
+        gate.clear()
 
 
 def deep_cache_bytes(unet: torch.nn.Module, frames_per_half: int, halves: int, latent_h: int, latent_w: int) -> int:
