@@ -93,3 +93,25 @@ def test_the_builtin_bases_load_in_plain_diffusers(kind):
     image = pipe("a red circle", height=64, width=64, num_inference_steps=2,
                  generator=torch.Generator().manual_seed(0)).images[0]
     assert image.size == (64, 64)
+
+
+def test_a_work_folder_seeded_from_the_shipped_model_ships_the_same_bytes(tmp_path):
+    """`train_builtin.py --from-shipped` retrains one stage without the stages before: shipping the seeded work
+    folder again gives back the shipped files bit for bit."""
+    from safetensors.torch import load_file
+
+    from backend.training.builtin_recipe import _half_file, seed_from_shipped, stage_done
+
+    work = tmp_path / "work"
+    seed_from_shipped(work, log=lambda _: None)
+    for stage in ("base", "personalized", "domain-adapter", "motion-module", "motion-loras"):
+        assert stage_done(work, stage), stage
+    module = work / "motion-module" / "motion_module.safetensors"
+    assert _dtypes(module) == {"F32"}
+    unet = "unet/diffusion_pytorch_model.safetensors"  # the pipelines as shipped: the ship stage copies them back
+    assert (work / "base" / "pipeline" / unet).read_bytes() == (MODEL.base / unet).read_bytes()
+    _half_file(module, tmp_path / "again.safetensors")
+    shipped, again = load_file(str(MODEL.motion_module)), load_file(str(tmp_path / "again.safetensors"))
+    assert shipped.keys() == again.keys() and all(shipped[k].equal(again[k]) for k in shipped)
+    stages = json.loads((work / "stages.json").read_text())
+    assert stages["motion-module"] == json.loads((BUILTIN_DIR / "manifest.json").read_text())["stages"]["motion-module"]

@@ -182,3 +182,39 @@ def test_a_missing_folder_and_a_bad_csv_are_named(tmp_path):
     with pytest.raises(InvalidInputError) as info:
         load_clip_folder(tmp_path, 4, 1, 16)
     assert "file,caption" in info.value.message
+
+
+_PAIRS = {"zoom-in": "zoom-out", "pan-left": "pan-right", "tilt-up": "tilt-down",
+          "roll-clockwise": "roll-anticlockwise"}
+OPPOSITE = _PAIRS | {b: a for a, b in _PAIRS.items()}
+
+
+@pytest.mark.parametrize("move", cam.CAMERA_MOVES)
+def test_the_benchmark_recognises_each_synthesized_camera_move_and_not_its_opposite(move):
+    from backend.training.paper_benchmark import camera_effect, shows_camera_move
+
+    clip = list(cam.synthesize_camera_move(_scene(), move, 16, 64))
+    assert shows_camera_move(move, clip)
+    assert not shows_camera_move(OPPOSITE[move], clip)
+    assert not shows_camera_move(move, [clip[0]] * 16)  # a still clip shows no move
+    # the signed effect the rows compare with their control: the move's way, not the opposite's, none when still
+    assert camera_effect(move, clip) > 0 > camera_effect(OPPOSITE[move], clip)
+    assert camera_effect(move, [clip[0]] * 16) == pytest.approx(0, abs=1e-6)
+
+
+def test_a_camera_row_compares_each_seed_with_its_own_control_clip():
+    """`paper_benchmark.py --rows pan-left,tilt-up` at 2 seeds x 2 steps: the thresholded shares and the paired
+    comparison, with the control clips computed once for both rows."""
+    from backend.training.motion_measure import displacement, track
+    from backend.training.paper_benchmark import PaperBenchmark
+
+    bench = PaperBenchmark(seeds=2, steps=2, log=lambda _m: None)
+    pan, tilt = bench.run(("pan-left", "tilt-up"))
+    assert len(bench._plain) == 2  # one control clip per seed, shared by the rows
+    for row, unit in ((pan, "px"), (tilt, "px")):
+        assert row.seeds == 2 and 0 <= row.value <= 1 and 0 <= row.control <= 1
+        assert {"further_than_control", f"mean_effect_{unit}", f"mean_effect_{unit}_control"} <= set(row.details)
+    # panning left: the picture travels right (+x); tilting up: it travels down (+y, rows grow downwards)
+    travel = np.array([displacement(track(clip)) for clip in bench._plain.values()])
+    assert pan.details["mean_effect_px_control"] == pytest.approx(travel[:, 0].mean(), abs=1e-3)
+    assert tilt.details["mean_effect_px_control"] == pytest.approx(travel[:, 1].mean(), abs=1e-3)

@@ -11,6 +11,13 @@ Rows (each over `seeds` seeds; the prompt of seed i cycles colours, shapes and, 
 - `watermark`: "a red circle" with the domain adapter at scale 1 vs without it: share of clips whose corner
   shows the video watermark (contrast above 40 of 255).
 - `zoom-in`: "a red circle" with the zoom-in MotionLoRA vs without: share of clips whose shape grows >= 15%.
+  The other camera moves have a row each, measured the same way against the same control: `zoom-out` shrinks
+  >= 15%; `pan-left`/`pan-right`/`tilt-up`/`tilt-down` move the shape against the camera (pan-left: the shape
+  travels right, at least 4 px); `roll-clockwise`/`roll-anticlockwise` turn the picture the other way by at least
+  ROLL_MIN_DEGREES from the first frame to the last (a centred circle cannot show a roll: those seeds miss).
+  Each camera row also reports the mean signed effect (`camera_effect`) with and without the LoRA and the share
+  of seeds whose LoRA clip goes further the move's way than the same seed's control clip (paired: the motion
+  module alone already grows, shrinks and turns shapes, so the thresholds alone flatter or hide a LoRA).
 - `ablation-conv1d` (needs `ablation_dir`, made by `scripts/train_ablation.py`): a 1D temporal convolution and
   the transformer, trained the same number of steps on the same clips: share of seeds (same prompt, same noise)
   where the convolution's clip moves less (net travel of the tracked shape); the mean travels are in details.
@@ -39,16 +46,47 @@ from backend.training.motion_measure import (
     direction,
     displacement,
     is_outlined,
+    rotation,
     track,
     watermark_contrast,
 )
 from backend.training.shapes import COLOURS, DIRECTIONS, SHAPES
 from models.builtin import BuiltinModel, builtin_model_paths
+from models.camera import CAMERA_MOVES
 
 ROWS: tuple[str, ...] = ("direction", "direction-without-module", "personalized", "watermark", "zoom-in",
-                         "ablation-conv1d")
+                         *(m for m in CAMERA_MOVES if m != "zoom-in"), "ablation-conv1d")
 WATERMARK_CONTRAST = 40.0
 ZOOM_GROWTH = 1.15
+ROLL_MIN_DEGREES = 8.0  # a fifth of the trained roll (camera_synthesis.ROLL, 40 degrees at strength 1)
+# Where the picture goes when the camera pans or tilts: against the camera.
+PICTURE_TRAVEL = {"pan-left": "right", "pan-right": "left", "tilt-up": "down", "tilt-down": "up"}
+
+
+_AXIS = {"right": (1, 0), "left": (-1, 0), "down": (0, 1), "up": (0, -1)}
+
+
+def camera_effect(move: str, frames: list) -> float:
+    """How far the clip goes in `move`'s direction (the camera's, so the picture moves the other way); negative:
+    the opposite way. Zoom: log of the area ratio (in: growing); pan/tilt: net travel in pixels along the
+    picture's direction; roll: degrees the picture turns against the camera."""
+    if move.startswith("zoom"):
+        growth = float(np.log(max(area_ratio(track(frames)), 1e-6)))
+        return growth if move == "zoom-in" else -growth
+    if move in PICTURE_TRAVEL:
+        ax, ay = _AXIS[PICTURE_TRAVEL[move]]
+        dx, dy = displacement(track(frames))
+        return ax * dx + ay * dy
+    turn = rotation(frames[0], frames[-1])  # clockwise positive; a clockwise roll turns the picture anticlockwise
+    return -turn if move == "roll-clockwise" else turn
+
+
+def shows_camera_move(move: str, frames: list) -> bool:
+    """Does the clip show `move`: zoom >= 15% in area, pan/tilt as the dominant travel, roll >= 8 degrees?"""
+    if move in PICTURE_TRAVEL:
+        return direction(track(frames)) == PICTURE_TRAVEL[move]
+    threshold = float(np.log(ZOOM_GROWTH)) if move.startswith("zoom") else ROLL_MIN_DEGREES
+    return camera_effect(move, frames) >= threshold
 
 
 @dataclass
@@ -91,6 +129,7 @@ class PaperBenchmark:
         self.seeds, self.steps, self.log = seeds, steps, log
         self.engine = AnimationEngine(device="cpu")
         self._identity: Path | None = None
+        self._plain: dict[int, list] = {}
         self._tmp = tempfile.TemporaryDirectory()
 
     def _request(self, prompt: str, seed: int, **over) -> GenerationRequest:
@@ -136,11 +175,20 @@ class PaperBenchmark:
                          {"direction_accuracy": hits / self.seeds, "frames_with_a_shape": frames_seen})
 
     def _share(self, test: Callable[[list], bool], **over) -> float:
-        count = 0
+        return sum(bool(test(frames)) for frames in self._clips(**over)) / self.seeds
+
+    def _clips(self, **over) -> list[list]:
+        """One clip per seed ("a <colour> <shape>"); without `over`, the control clips the camera rows share."""
+        clips = []
         for seed in range(self.seeds):
             prompt, _ = _prompt(seed, False)
-            count += bool(test(self._frames(self._request(prompt, seed, **over))))
-        return count / self.seeds
+            if over:
+                clips.append(self._frames(self._request(prompt, seed, **over)))
+                continue
+            if seed not in self._plain:
+                self._plain[seed] = self._frames(self._request(prompt, seed))
+            clips.append(self._plain[seed])
+        return clips
 
     def row_watermark(self) -> RowResult:
         def marked(frames: list) -> bool:
@@ -151,14 +199,22 @@ class PaperBenchmark:
         return RowResult("watermark", self.seeds, self._share(marked, domain_adapter=adapter, frames=8),
                          self._share(marked, frames=8))
 
-    def row_zoom_in(self) -> RowResult:
-        def grows(frames: list) -> bool:
-            return area_ratio(track(frames)) >= ZOOM_GROWTH
+    def row_camera(self, move: str) -> RowResult:
+        """A camera move's MotionLoRA at scale 1 against the same prompts and seeds without it."""
+        if move not in self.model.camera:
+            return RowResult(move, 0, float("nan"), None, {"missing": f"no {move} MotionLoRA shipped"})
 
-        if "zoom-in" not in self.model.camera:
-            return RowResult("zoom-in", 0, float("nan"), None, {"missing": "no zoom-in MotionLoRA shipped"})
-        lora = WeightedFile(str(self.model.camera["zoom-in"]), 1.0)
-        return RowResult("zoom-in", self.seeds, self._share(grows, motion_loras=(lora,)), self._share(grows))
+        lora = WeightedFile(str(self.model.camera[move]), 1.0)
+        with_lora, control = self._clips(motion_loras=(lora,)), self._clips()
+        effect = np.array([camera_effect(move, f) for f in with_lora])
+        plain = np.array([camera_effect(move, f) for f in control])
+        unit = "log_area" if move.startswith("zoom") else "px" if move in PICTURE_TRAVEL else "degrees"
+        return RowResult(move, self.seeds, float(np.mean([shows_camera_move(move, f) for f in with_lora])),
+                         float(np.mean([shows_camera_move(move, f) for f in control])), {
+                             # paired, same prompt and noise: does the LoRA push this seed's clip the move's way?
+                             "further_than_control": float(np.mean(effect > plain)),
+                             f"mean_effect_{unit}": round(float(effect.mean()), 3),
+                             f"mean_effect_{unit}_control": round(float(plain.mean()), 3)})
 
     def row_ablation_conv1d(self) -> RowResult:
         folder = self.ablation_dir
@@ -206,7 +262,7 @@ class PaperBenchmark:
         results = []
         for row in rows:
             t0 = time.perf_counter()
-            result = getattr(self, "row_" + row.replace("-", "_"))()
+            result = self.row_camera(row) if row in CAMERA_MOVES else getattr(self, "row_" + row.replace("-", "_"))()
             result.details["seconds"] = round(time.perf_counter() - t0, 1)
             self.log(f"{row}: {result.value:.2f}" + (f" (control {result.control:.2f})" if result.control is not None
                                                      else "") + f" {result.details}")
