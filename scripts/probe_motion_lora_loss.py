@@ -1,7 +1,7 @@
 """Did each MotionLoRA learn its camera move? The denoising loss of every shipped MotionLoRA on held-out clips of
 every move, against the frozen motion module alone.
 
-    python scripts/probe_motion_lora_loss.py [--clips 8] [--draws 4]
+    python scripts/probe_motion_lora_loss.py [--clips 8] [--draws 4] [--model-dir build/camera-domain/model]
 
 Same objective, noise and timesteps as training (base with the domain adapter merged, motion module frozen), on
 procedural scenes no LoRA saw. A LoRA that learned its move lowers the loss on its own move's clips more than on
@@ -38,9 +38,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--clips", type=int, default=8, help="held-out clips per move")
     p.add_argument("--draws", type=int, default=4, help="noise/timestep draws per clip")
+    p.add_argument("--model-dir", type=Path, help="a folder laid out like models/builtin (default: models/builtin)")
     args = p.parse_args()
     torch.set_num_threads(1)
-    model = builtin_model_paths()
+    model = builtin_model_paths(args.model_dir) if args.model_dir else builtin_model_paths()
     base = load_base(model.base, torch.float32)
     merge_lora(base.unet, read_lora_pairs(model.domain_adapter, "domain_adapter"), 1.0, "domain_adapter")
     unet = UNetMotionModel.from_unet2d(base.unet, load_motion_module(model.motion_module, torch.float32).adapter)
