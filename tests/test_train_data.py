@@ -218,3 +218,13 @@ def test_a_camera_row_compares_each_seed_with_its_own_control_clip():
     travel = np.array([displacement(track(clip)) for clip in bench._plain.values()])
     assert pan.details["mean_effect_px_control"] == pytest.approx(travel[:, 0].mean(), abs=1e-3)
     assert tilt.details["mean_effect_px_control"] == pytest.approx(travel[:, 1].mean(), abs=1e-3)
+
+
+def test_camera_scenes_hold_one_to_three_shapes_or_as_many_as_asked():
+    from backend.training.datasets import procedural_scenes
+
+    def shapes(scene) -> int:
+        return scene.caption.count(" and ") + 1
+
+    assert [shapes(s) for s in procedural_scenes(6, 96, seed=1)] == [1, 2, 3, 1, 2, 3]
+    assert {shapes(s) for s in procedural_scenes(6, 96, seed=1, shapes=1)} == {1}

@@ -116,9 +116,11 @@ class CameraMoveClips(Dataset):
         return {"pixels": to_pixels(clip), "caption": source.caption}
 
 
-def procedural_scenes(count: int, canvas: int, seed: int = 0) -> list[Sample]:
-    """Stills of 1-3 shapes on a canvas larger than the clips cut from them (camera-move sources)."""
-    return [scene_still(np.random.default_rng([seed, i, 3]), canvas, shapes=1 + i % 3) for i in range(count)]
+def procedural_scenes(count: int, canvas: int, seed: int = 0, shapes: int = 0) -> list[Sample]:
+    """Stills of 1-3 shapes (or `shapes` each) on a canvas larger than the clips cut from them (camera-move
+    sources)."""
+    return [scene_still(np.random.default_rng([seed, i, 3]), canvas, shapes=shapes or 1 + i % 3)
+            for i in range(count)]
 
 
 class SampleList(Dataset):
