@@ -15,7 +15,6 @@ exists, so two runs with different --moves can share the work.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
@@ -34,7 +33,7 @@ def main() -> None:
 
     from backend.engine.base_loader import load_base
     from backend.engine.motion_loader import load_motion_module
-    from backend.training.builtin_recipe import FRAMES, SEED, _half_file
+    from backend.training.builtin_recipe import FRAMES, SEED, write_model_variant
     from backend.training.config import DataConfig, TrainConfig
     from backend.training.datasets import CameraMoveClips, procedural_scenes
     from backend.training.loop import LoopSettings, run_training
@@ -94,14 +93,8 @@ def main() -> None:
         run_trainer(config, on_progress=lambda pr, m=move: print(f"[{m}] step {pr.step} loss {pr.loss:.4f}",
                                                                   flush=True) if pr.step % 25 == 0 else None)
 
-    target = work / "model"  # what the benchmark measures: models/builtin with the merged module and new LoRAs
-    # no rmtree: two runs sharing the moves out both write it, each adding the LoRAs that exist by then
-    shutil.copytree(model.base.parent, target, ignore=shutil.ignore_patterns("__pycache__", "motion-loras"),
-                    dirs_exist_ok=True)
-    _half_file(merged, target / "motion_module.safetensors")
-    for lora in sorted((work / "loras").glob("*/motion_lora.safetensors")):
-        _half_file(lora, target / "motion-loras" / f"{lora.parent.name}.safetensors")
-    print(f"[model] {target}: {', '.join(p.stem for p in (target / 'motion-loras').glob('*'))}", flush=True)
+    moves = write_model_variant(work / "model", work / "loras", merged)  # what the benchmark measures
+    print(f"[model] {work / 'model'}: {', '.join(moves)}", flush=True)
 
 
 if __name__ == "__main__":

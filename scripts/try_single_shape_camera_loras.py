@@ -12,7 +12,6 @@ one shape. `build/single-shape/model/` is a copy of models/builtin with these Lo
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ def main() -> None:
     configure_offline_runtime()
     from backend.engine.base_loader import load_base
     from backend.engine.motion_loader import load_motion_module
-    from backend.training.builtin_recipe import FRAMES, SEED, _half_file
+    from backend.training.builtin_recipe import FRAMES, SEED, write_model_variant
     from backend.training.datasets import CameraMoveClips, procedural_scenes
     from backend.training.loop import LoopSettings, run_training
     from backend.training.lora_files import merge_lora, read_lora_pairs
@@ -61,12 +60,8 @@ def main() -> None:
                      on_progress=lambda pr, m=move: print(f"[{m}] step {pr.step} loss {pr.loss:.4f}", flush=True)
                      if pr.step % 25 == 0 else None)
 
-    target = work / "model"  # two runs sharing the moves out both write it, each adding the LoRAs done by then
-    shutil.copytree(model.base.parent, target, ignore=shutil.ignore_patterns("__pycache__", "motion-loras"),
-                    dirs_exist_ok=True)
-    for lora in sorted((work / "loras").glob("*/motion_lora.safetensors")):
-        _half_file(lora, target / "motion-loras" / f"{lora.parent.name}.safetensors")
-    print(f"[model] {target}: {', '.join(p.stem for p in (target / 'motion-loras').glob('*'))}", flush=True)
+    moves = write_model_variant(work / "model", work / "loras")  # what the benchmark measures
+    print(f"[model] {work / 'model'}: {', '.join(moves)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -115,3 +115,19 @@ def test_a_work_folder_seeded_from_the_shipped_model_ships_the_same_bytes(tmp_pa
     assert shipped.keys() == again.keys() and all(shipped[k].equal(again[k]) for k in shipped)
     stages = json.loads((work / "stages.json").read_text())
     assert stages["motion-module"] == json.loads((BUILTIN_DIR / "manifest.json").read_text())["stages"]["motion-module"]
+
+
+def test_a_model_variant_for_the_benchmark_replaces_only_the_given_loras(tmp_path):
+    """The trial scripts' `--model-dir` copies: the shipped model, the trial's LoRAs (fp16) instead of the shipped."""
+    import shutil
+
+    from backend.training.builtin_recipe import write_model_variant
+
+    loras = tmp_path / "loras" / "pan-left"
+    loras.mkdir(parents=True)
+    shutil.copy(MODEL.camera["zoom-in"], loras / "motion_lora.safetensors")  # any LoRA: a different file
+    assert write_model_variant(tmp_path / "model", tmp_path / "loras") == ["pan-left"]
+    variant = builtin_model_paths(tmp_path / "model")
+    assert variant.exists() and set(variant.camera) == {"pan-left"}
+    assert variant.camera["pan-left"].read_bytes() == MODEL.camera["zoom-in"].read_bytes()
+    assert variant.motion_module.read_bytes() == MODEL.motion_module.read_bytes()

@@ -260,6 +260,21 @@ def seed_from_shipped(work: Path, log: Callable[[str], None] = print) -> None:
     log(f"[seed] {work} filled from {BUILTIN_DIR}")
 
 
+def write_model_variant(target: Path, loras: Path, motion_module: Path | None = None) -> list[str]:
+    """A copy of models/builtin with the MotionLoRAs of `loras/<move>/motion_lora.safetensors` (and another
+    motion module) in place of the shipped ones: what `paper_benchmark.py --model-dir` measures for a trial.
+    Never removes: two runs sharing the moves out both write it, each adding the LoRAs done by then."""
+    from models.builtin import BUILTIN_DIR
+
+    shutil.copytree(BUILTIN_DIR, target, ignore=shutil.ignore_patterns("__pycache__", "motion-loras"),
+                    dirs_exist_ok=True)
+    if motion_module is not None:
+        _half_file(motion_module, target / "motion_module.safetensors")
+    for lora in sorted(loras.glob("*/motion_lora.safetensors")):
+        _half_file(lora, target / "motion-loras" / f"{lora.parent.name}.safetensors")
+    return sorted(p.stem for p in (target / "motion-loras").glob("*.safetensors"))
+
+
 def _half_file(source: Path, target: Path) -> None:
     _cast_file(source, target, torch.float16)
 
