@@ -63,9 +63,6 @@ ROLL_MIN_DEGREES = 8.0  # a fifth of the trained roll (camera_synthesis.ROLL, 40
 PICTURE_TRAVEL = {"pan-left": "right", "pan-right": "left", "tilt-up": "down", "tilt-down": "up"}
 
 
-_AXIS = {"right": (1, 0), "left": (-1, 0), "down": (0, 1), "up": (0, -1)}
-
-
 def camera_effect(move: str, frames: list) -> float:
     """How far the clip goes in `move`'s direction (the camera's, so the picture moves the other way); negative:
     the opposite way. Zoom: log of the area ratio (in: growing); pan/tilt: net travel in pixels along the
@@ -74,7 +71,7 @@ def camera_effect(move: str, frames: list) -> float:
         growth = float(np.log(max(area_ratio(track(frames)), 1e-6)))
         return growth if move == "zoom-in" else -growth
     if move in PICTURE_TRAVEL:
-        ax, ay = _AXIS[PICTURE_TRAVEL[move]]
+        ax, ay = DIRECTIONS[PICTURE_TRAVEL[move]]
         dx, dy = displacement(track(frames))
         return ax * dx + ay * dy
     turn = rotation(frames[0], frames[-1])  # clockwise positive; a clockwise roll turns the picture anticlockwise
