@@ -21,8 +21,6 @@ from contextlib import contextmanager
 
 import torch
 
-MAX_INTERVAL = 10
-
 
 class DeepCache:
     """Which steps run the whole UNet, and the deep features kept from the last one that did."""
