@@ -220,6 +220,75 @@ def test_a_camera_row_compares_each_seed_with_its_own_control_clip():
     assert tilt.details["mean_effect_px_control"] == pytest.approx(travel[:, 1].mean(), abs=1e-3)
 
 
+def test_the_text_response_row_reads_a_model_that_follows_the_word_and_one_that_ignores_it():
+    """The row's measurement on two stand-in models: one that draws the prompted move (the data's clips), one that
+    draws the same clip whatever the word; the engine's path is covered by the camera row test above."""
+    from backend.training import shapes
+    from backend.training.paper_benchmark import PaperBenchmark
+
+    class Drawn(PaperBenchmark):
+        ignore_word = False
+
+        def _frames(self, req):  # noqa: ANN001, ANN202
+            move = "right" if self.ignore_word else req.prompt.rsplit(" ", 1)[-1]
+            rng = np.random.default_rng(req.seed)  # same "noise" (shape and start) for both words of a seed
+            return list(shapes.render_clip(shapes.random_clip(rng, 64, 16, move), 64))
+
+    bench = Drawn(seeds=6, steps=1, log=lambda _m: None)
+    (follows,) = bench.run(("direction-text-response",))
+    assert follows.value == 1.0
+    assert follows.details["mean_shift_px"] > 40  # 30 px of travel each way, minus where a start was clamped
+    bench.ignore_word = True
+    (ignores,) = bench.run(("direction-text-response",))
+    assert ignores.value == 0.0 and ignores.details["mean_shift_px"] == pytest.approx(0, abs=1e-6)
+
+
+def test_the_median_jump_is_the_speed_of_one_moving_shape_and_large_for_unrelated_frames():
+    from backend.training import shapes
+    from backend.training.motion_measure import median_jump, track
+
+    rng = np.random.default_rng(3)
+    clip = shapes.render_clip(shapes.random_clip(rng, 64, 16, "right"), 64)
+    assert median_jump(track(clip)) == pytest.approx(2.0, abs=0.3)  # the data's 2 px/frame
+    unrelated = [shapes.render([(shapes.random_shape(rng, 64), 1.0)], 64) for _ in range(16)]
+    assert median_jump(track(unrelated)) > 6
+    assert median_jump(track([np.zeros((64, 64, 3), np.uint8)] * 4)) == float("inf")  # nothing found
+
+
+@pytest.mark.parametrize("move", ["left", "right", "up", "down"])
+def test_the_trail_offset_points_behind_a_moving_shape(move):
+    from backend.training import shapes
+    from backend.training.motion_measure import trail_offset
+
+    rng = np.random.default_rng(5)
+    dx, dy = shapes.DIRECTIONS[move]
+    for _ in range(4):
+        ox, oy = trail_offset(shapes.render_frame(shapes.random_clip(rng, 64, 16, move), 8.0, 64))
+        assert ox * dx + oy * dy < -3  # several pixels behind, along the move
+    still = shapes.render([(shapes.random_shape(rng, 64), 1.0)], 64)
+    offset = trail_offset(still)  # only anti-aliased edges: no side
+    assert offset is None or np.hypot(*offset) < 1.5
+
+
+def test_the_coherence_row_tells_one_clip_from_frames_drawn_one_by_one():
+    """A stand-in model draws the data's clip with the motion module and an unrelated picture per frame with the
+    zero-initialised one (what the base alone does): the row must rate the first coherent and the second not."""
+    from backend.training import shapes
+    from backend.training.paper_benchmark import PaperBenchmark
+
+    class Drawn(PaperBenchmark):
+        def _frames(self, req):  # noqa: ANN001, ANN202
+            rng = np.random.default_rng(req.seed)
+            if req.motion_module == self._identity_module():
+                return [shapes.render([(shapes.random_shape(rng, 64), 1.0)], 64) for _ in range(16)]
+            return list(shapes.render_clip(shapes.random_clip(rng, 64, 16, "left"), 64))
+
+    (row,) = Drawn(seeds=4, steps=1, log=lambda _m: None).run(("coherence",))
+    assert (row.value, row.control, row.details["smoother_than_frame_by_frame"]) == (1.0, 0.0, 1.0)
+    assert row.details["median_jump_px"] == pytest.approx(2.0, abs=0.3)
+    assert row.details["frame_change"] < row.details["frame_change_frame_by_frame"]
+
+
 def test_camera_scenes_hold_one_to_three_shapes_or_as_many_as_asked():
     from backend.training.datasets import procedural_scenes
 

@@ -54,6 +54,26 @@ def track(frames: list | np.ndarray) -> list[FrameTrack]:
     return out
 
 
+def trail_offset(frame: np.ndarray | Image.Image) -> tuple[float, float] | None:
+    """Where a still says its shape is going: (dx, dy) from the shape's centroid to the brightness-weighted
+    centroid of its faint pixels (12-50% of the brightest), i.e. of the motion-blur trail, which lies behind the
+    shape (a shape moving right: dx < 0). None if there is no shape or no faint pixels."""
+    value = _rgb(frame).max(axis=-1)
+    x0, y0, x1, y1 = watermark_box(value.shape[1])
+    value[y0 - 1:y1 + 1, x0 - 1:x1 + 1] = 0
+    peak = value.max()
+    if peak < 40:
+        return None
+    bright = value > 0.5 * peak
+    faint = (value > 0.12 * peak) & ~bright
+    if faint.sum() < 3 or bright.sum() < 3:
+        return None
+    ys, xs = np.nonzero(bright)
+    fy, fx = np.nonzero(faint)
+    w = value[faint]
+    return float((fx * w).sum() / w.sum() - xs.mean()), float((fy * w).sum() / w.sum() - ys.mean())
+
+
 def displacement(tracks: list[FrameTrack]) -> tuple[float, float]:
     """Least-squares slope of x and y against the frame index, times the clip length: the net travel in pixels,
     robust to one bad frame (first-minus-last is not)."""
@@ -65,6 +85,15 @@ def displacement(tracks: list[FrameTrack]) -> tuple[float, float]:
     dx = np.polyfit(idx, [t.x for _, t in found], 1)[0] * span
     dy = np.polyfit(idx, [t.y for _, t in found], 1)[0] * span
     return float(dx), float(dy)
+
+
+def median_jump(tracks: list[FrameTrack]) -> float:
+    """Median distance (pixels) the shape's centroid moves between consecutive frames where it is found: about the
+    speed for a clip of one moving shape, large when each frame draws its own picture; inf if under two frames."""
+    found = np.array([(t.x, t.y) for t in tracks if t.found])
+    if len(found) < 2:
+        return float("inf")
+    return float(np.median(np.hypot(*np.diff(found, axis=0).T)))
 
 
 def direction(tracks: list[FrameTrack], min_travel: float = 4.0) -> str | None:

@@ -4,6 +4,14 @@ Rows (each over `seeds` seeds; the prompt of seed i cycles colours, shapes and, 
 
 - `direction`: "a red circle moving left|right|up|down" with the motion module: is the tracked travel in the
   prompted direction (at least 4 px)? Paper: the motion module makes clips move as the prompt says.
+- `direction-text-response`: the same noise twice, only the direction word swapped ("moving right" vs "moving
+  left" on even seeds, "moving down" vs "moving up" on odd ones): share of seeds whose clip goes further the
+  first word's way than the second's (50%: the word changes nothing), with the mean paired shift in pixels
+  next to the mean travel. It tells a module that ignores the text from one that follows it weakly.
+- `coherence`: "a <colour> <shape>" with the motion module vs the same seeds with a zero-initialised one (the
+  base frame by frame): share of seeds whose tracked shape moves less than COHERENT_JUMP pixels between
+  consecutive frames (median), the paired share where the module's clip jumps less than the same seed's
+  frame-by-frame clip, and the mean pixel change between frames. Paper: the module turns the frames into one clip.
 - `direction-without-module`: the same with a zero-initialised motion module, i.e. the base alone frame by
   frame (what the paper compares against): about chance, 25%, or less when nothing moves.
 - `personalized`: the same prompts on the outlined-style fine-tune: share of frames drawn outlined, and the
@@ -46,6 +54,7 @@ from backend.training.motion_measure import (
     direction,
     displacement,
     is_outlined,
+    median_jump,
     rotation,
     track,
     watermark_contrast,
@@ -54,10 +63,12 @@ from backend.training.shapes import COLOURS, DIRECTIONS, SHAPES
 from models.builtin import BuiltinModel, builtin_model_paths
 from models.camera import CAMERA_MOVES
 
-ROWS: tuple[str, ...] = ("direction", "direction-without-module", "personalized", "watermark", "zoom-in",
+ROWS: tuple[str, ...] = ("direction", "direction-text-response", "direction-without-module", "coherence",
+                         "personalized", "watermark", "zoom-in",
                          *(m for m in CAMERA_MOVES if m != "zoom-in"), "ablation-conv1d")
 WATERMARK_CONTRAST = 40.0
 ZOOM_GROWTH = 1.15
+COHERENT_JUMP = 6.0  # px between frames: 3x the training clips' speed (2 px/frame), far under the frame-by-frame jumps
 ROLL_MIN_DEGREES = 8.0  # a fifth of the trained roll (camera_synthesis.ROLL, 40 degrees at strength 1)
 # Where the picture goes when the camera pans or tilts: against the camera.
 PICTURE_TRAVEL = {"pan-left": "right", "pan-right": "left", "tilt-up": "down", "tilt-down": "up"}
@@ -153,11 +164,47 @@ class PaperBenchmark:
         value, details = self._directions()
         return RowResult("direction", self.seeds, value, None, details)
 
+    def row_direction_text_response(self) -> RowResult:
+        shifts, travels = [], []
+        for seed in range(self.seeds):
+            subject, _ = _prompt(seed, False)
+            word, opposite = ("right", "left") if seed % 2 == 0 else ("down", "up")
+            ax, ay = DIRECTIONS[word]
+            along = []  # travel along `word`'s direction, for each of the two words
+            for w in (word, opposite):
+                dx, dy = displacement(track(self._frames(self._request(f"{subject} moving {w}", seed))))
+                along.append(ax * dx + ay * dy)
+                travels.append(float(np.hypot(dx, dy)))
+            shifts.append(along[0] - along[1])
+        return RowResult("direction-text-response", self.seeds, float(np.mean(np.array(shifts) > 0)), None, {
+            "mean_shift_px": round(float(np.mean(shifts)), 2),
+            "shift_standard_error_px": round(float(np.std(shifts) / np.sqrt(len(shifts))), 2),
+            "mean_travel_px": round(float(np.mean(travels)), 2)})
+
     def row_direction_without_module(self) -> RowResult:
+        value, details = self._directions(motion_module=self._identity_module())
+        return RowResult("direction-without-module", self.seeds, value, None, details)
+
+    def _identity_module(self) -> str:
         if self._identity is None:
             self._identity = identity_motion_module(self.model, Path(self._tmp.name))
-        value, details = self._directions(motion_module=str(self._identity))
-        return RowResult("direction-without-module", self.seeds, value, None, details)
+        return str(self._identity)
+
+    def row_coherence(self) -> RowResult:
+        with_module, frame_by_frame = self._clips(), self._clips(motion_module=self._identity_module())
+        jumps = np.array([median_jump(track(c)) for c in with_module])
+        control = np.array([median_jump(track(c)) for c in frame_by_frame])
+
+        def change(clips: list[list]) -> float:  # mean |pixel difference| of consecutive frames, 0..255
+            return float(np.mean([np.abs(np.diff(np.asarray(c, dtype=np.float32), axis=0)).mean() for c in clips]))
+
+        return RowResult("coherence", self.seeds, float(np.mean(jumps < COHERENT_JUMP)),
+                         float(np.mean(control < COHERENT_JUMP)), {
+                             "smoother_than_frame_by_frame": float(np.mean(jumps < control)),
+                             "median_jump_px": round(float(np.median(jumps)), 2),
+                             "median_jump_px_frame_by_frame": round(float(np.median(control)), 2),
+                             "frame_change": round(change(with_module), 2),
+                             "frame_change_frame_by_frame": round(change(frame_by_frame), 2)})
 
     def row_personalized(self) -> RowResult:
         outlined = frames_seen = hits = 0
