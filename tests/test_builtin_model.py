@@ -131,3 +131,22 @@ def test_a_model_variant_for_the_benchmark_replaces_only_the_given_loras(tmp_pat
     assert variant.exists() and set(variant.camera) == {"pan-left"}
     assert variant.camera["pan-left"].read_bytes() == MODEL.camera["zoom-in"].read_bytes()
     assert variant.motion_module.read_bytes() == MODEL.motion_module.read_bytes()
+
+
+def test_the_held_out_loss_compares_bases_on_the_same_draws():
+    """`scripts/eval_base_loss.py`'s number: the same twice, and far lower for the shipped base than for the same
+    base with its output zeroed (which predicts no noise at all: a loss near the noise's variance, 1)."""
+    import torch
+
+    from backend.engine.base_loader import load_base
+    from backend.training.base_model import held_out_loss
+
+    base = load_base(MODEL.base, torch.float32)
+    parts = (base.unet, base.vae, base.text_encoder, base.tokenizer)
+    first, again = held_out_loss(*parts, count=32, batch=16), held_out_loss(*parts, count=32, batch=16)
+    assert first == again
+    with torch.no_grad():
+        base.unet.conv_out.weight.zero_()
+        base.unet.conv_out.bias.zero_()
+    blind = held_out_loss(*parts, count=32, batch=16)
+    assert first < 0.1 < 0.9 < blind < 1.1
