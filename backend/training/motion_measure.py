@@ -31,14 +31,19 @@ def _rgb(frame: np.ndarray | Image.Image) -> np.ndarray:
 
 def foreground(frame: np.ndarray | Image.Image, threshold: float = 0.5) -> np.ndarray:
     """Pixels brighter than `threshold` x the frame's brightest (outside the watermark box), as a bool mask."""
-    rgb = _rgb(frame)
-    value = rgb.max(axis=-1)
-    x0, y0, x1, y1 = watermark_box(value.shape[1])
-    value[y0 - 1:y1 + 1, x0 - 1:x1 + 1] = 0  # the corner mark is not the shape
+    value = _brightness(frame)
     peak = value.max()
     if peak < 40:
         return np.zeros(value.shape, dtype=bool)
     return value > threshold * peak
+
+
+def _brightness(frame: np.ndarray | Image.Image) -> np.ndarray:
+    """Each pixel's brightest channel, with the watermark corner blanked (the corner mark is not the shape)."""
+    value = _rgb(frame).max(axis=-1)
+    x0, y0, x1, y1 = watermark_box(value.shape[1])
+    value[y0 - 1:y1 + 1, x0 - 1:x1 + 1] = 0
+    return value
 
 
 def track(frames: list | np.ndarray) -> list[FrameTrack]:
@@ -58,9 +63,7 @@ def trail_offset(frame: np.ndarray | Image.Image) -> tuple[float, float] | None:
     """Where a still says its shape is going: (dx, dy) from the shape's centroid to the brightness-weighted
     centroid of its faint pixels (12-50% of the brightest), i.e. of the motion-blur trail, which lies behind the
     shape (a shape moving right: dx < 0). None if there is no shape or no faint pixels."""
-    value = _rgb(frame).max(axis=-1)
-    x0, y0, x1, y1 = watermark_box(value.shape[1])
-    value[y0 - 1:y1 + 1, x0 - 1:x1 + 1] = 0
+    value = _brightness(frame)
     peak = value.max()
     if peak < 40:
         return None
