@@ -75,15 +75,14 @@ def sensitivity(pipe) -> None:  # noqa: ANN001
         print(f"text encoder, {name}: {d[word_at]:.0%} at the direction word's position, {d[word_at + 1:].mean():.0%} "
               "over the positions after it")
     shares: list[torch.Tensor] = []
+
+    def grab(mod, args, kwargs, out) -> None:  # noqa: ANN001 - how much cross-attention goes past the caption
+        hidden, context = args[0], kwargs.get("encoder_hidden_states")
+        q, k = mod.head_to_batch_dim(mod.to_q(hidden)), mod.head_to_batch_dim(mod.to_k(context))
+        shares.append(mod.get_attention_scores(q, k, None)[..., word_at + 2:].sum(-1).mean())
+
     unet = pipe.unet
-    hooks = []
-    for name, module in unet.named_modules():
-        if name.endswith("attn2"):  # cross-attention: how much of it goes to the positions after the caption
-            def grab(mod, args, kwargs, out, _shares=shares):  # noqa: ANN001, ANN202
-                hidden, context = args[0], kwargs.get("encoder_hidden_states")
-                q, k = mod.head_to_batch_dim(mod.to_q(hidden)), mod.head_to_batch_dim(mod.to_k(context))
-                _shares.append(mod.get_attention_scores(q, k, None)[..., word_at + 2:].sum(-1).mean())
-            hooks.append(module.register_forward_hook(grab, with_kwargs=True))
+    hooks = [m.register_forward_hook(grab, with_kwargs=True) for n, m in unet.named_modules() if n.endswith("attn2")]
     latents = torch.randn(1, 4, 16, 16, generator=torch.Generator().manual_seed(0)).repeat(3, 1, 1, 1)
     for t in (900, 500, 100):
         out = unet(latents, torch.tensor([t] * 3), encoder_hidden_states=text).sample
