@@ -198,6 +198,8 @@ def test_a_cancelled_run_resumes_to_the_same_weights(tiny_files, tmp_path):
     ({"kind": "motion-module", "output_dir": "x", "loop": {"stepz": 3}}, "loop.stepz", ["unknown", "steps"]),
     ({"kind": "motion-module", "output_dir": "x", "data": {"source": "folder"}}, "data.path", ["folder"]),
     ({"kind": "motion-module", "output_dir": "x", "data": {"size": 60}}, "data.size", ["60", "multiple of 8"]),
+    ({"kind": "motion-module", "output_dir": "x", "loop": {"lr_schedule": "exp"}}, "loop.lr_schedule",
+     ["'exp'", "cosine"]),
 ])
 def test_bad_config_values_name_the_field_the_value_and_what_is_accepted(data, field, words):
     from models.errors import InvalidInputError

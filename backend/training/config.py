@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.training.loop_settings import LoopSettings
+from backend.training.loop_settings import LR_SCHEDULES, LoopSettings
 from backend.training.shapes import OBJECT_MOVES
 from models.camera import CAMERA_MOVES
 from models.errors import InvalidInputError
@@ -202,6 +202,8 @@ def check_config(c: TrainConfig) -> None:
     _range("loop.gradient_accumulation_steps", lp.gradient_accumulation_steps, 1, 1024)
     _range("loop.lr_warmup_steps", lp.lr_warmup_steps, 0, 10_000_000)
     _range("loop.max_grad_norm", lp.max_grad_norm, 0.0, 1e6)
+    if lp.lr_schedule not in LR_SCHEDULES:
+        raise _bad("loop.lr_schedule", lp.lr_schedule, f"one of {', '.join(LR_SCHEDULES)}")
     for name in ("checkpoint_every", "sample_every", "log_every", "num_workers"):
         _range(f"loop.{name}", getattr(lp, name), 0, 10_000_000)
     if lp.mixed_precision not in PRECISIONS:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine", "linear")
+
 
 @dataclass(frozen=True)
 class LoopSettings:
@@ -19,6 +21,7 @@ class LoopSettings:
     batch_size: int = 4
     gradient_accumulation_steps: int = 1
     lr_warmup_steps: int = 0
+    lr_schedule: str = "constant"  # after the warm-up: "constant", "cosine" or "linear" (to 0 at the last step)
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     mixed_precision: str = "no"  # "no", "fp16" (GPU), "bf16"
