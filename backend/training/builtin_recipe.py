@@ -114,14 +114,15 @@ def stage_text_encoder(work: Path, s: RecipeSettings) -> None:
     from backend.training.text_encoder_pretrain import GrammarCaptions, TextEncoderTask, words_apart
 
     torch.manual_seed(SEED + 5)
-    task = TextEncoderTask(new_text_encoder(), load_tokenizer())
+    tokenizer = load_tokenizer()
+    task = TextEncoderTask(new_text_encoder(), tokenizer)
     settings = LoopSettings(steps=s.steps("text_encoder"), learning_rate=1e-3, batch_size=64, seed=SEED + 7,
                             device="cpu", checkpoint_every=200, log_every=10)
     result = run_training(task, GrammarCaptions(_VIRTUAL, SEED + 6), settings, work / "text-encoder", resume=True,
                           on_progress=_progress(s.log, "text-encoder", 100))
     task.text_encoder.eval()
-    apart = {f"{a} vs {b}": round(words_apart(task.text_encoder, load_tokenizer(), f"a red circle {a}",
-                                              f"a red circle {b}"), 3)
+    apart = {f"{a} vs {b}": round(words_apart(task.text_encoder, tokenizer, f"a red circle {a}", f"a red circle {b}"),
+                                  3)
              for a, b in (("moving left", "moving right"), ("moving up", "moving down"), ("growing", "shrinking"))}
     _record(work, "text-encoder", result, {"padding_apart": apart})
     s.log(f"[text-encoder] padding outputs apart: {apart}")

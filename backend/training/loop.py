@@ -128,9 +128,11 @@ def run_training(
                               gradient_accumulation_steps=settings.gradient_accumulation_steps)
     params = task.parameters_to_train()
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    lr_scheduler = get_scheduler(f"{settings.lr_schedule}_with_warmup" if settings.lr_schedule == "constant"
-                                 else settings.lr_schedule, optimizer, num_warmup_steps=settings.lr_warmup_steps,
-                                 num_training_steps=settings.steps)
+    # accelerate steps a prepared scheduler once per process for every optimizer step: count in those steps.
+    per_step = accelerator.num_processes
+    lr_scheduler = get_scheduler("constant_with_warmup" if settings.lr_schedule == "constant" else settings.lr_schedule,
+                                 optimizer, num_warmup_steps=settings.lr_warmup_steps * per_step,
+                                 num_training_steps=settings.steps * per_step)
 
     # 1. Resume: weights, optimizer, schedule and the loss rows up to the checkpoint
     start, rows = 0, []
