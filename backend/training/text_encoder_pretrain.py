@@ -67,14 +67,15 @@ class CaptionWordsObjective(nn.Module):
 
     def forward(self, pixels: torch.Tensor, captions: list[str], generator: torch.Generator | None = None
                 ) -> torch.Tensor:
-        keep = torch.rand(len(captions), generator=generator)
+        keep = torch.rand(len(captions), generator=generator, device=generator.device if generator else "cpu")
         captions = [c if float(k) >= self.caption_dropout else "" for c, k in zip(captions, keep, strict=True)]
-        ids = tokenize(self.tokenizer, captions)
+        device = self.head.weight.device
+        ids = tokenize(self.tokenizer, captions).to(device)
         hidden = self.text_encoder(ids)[0]
         # From the first end-of-text token on: the positions that see the whole caption (causal attention).
         first_eos = (ids == self.tokenizer.eos_token_id).int().argmax(dim=1, keepdim=True)
-        after = (torch.arange(ids.shape[1])[None] >= first_eos).float()
-        target = torch.tensor([[float(w in c.split()) for w in self.words] for c in captions])
+        after = (torch.arange(ids.shape[1], device=device)[None] >= first_eos).float()
+        target = torch.tensor([[float(w in c.split()) for w in self.words] for c in captions], device=device)
         logits = self.head(hidden)
         loss = F.binary_cross_entropy_with_logits(logits, target[:, None].expand_as(logits), reduction="none")
         return (loss.mean(-1) * after).sum() / after.sum()
@@ -104,7 +105,7 @@ class TextEncoderTask(TrainingTask):
 def words_apart(text_encoder: CLIPTextModel, tokenizer: CLIPTokenizer, first: str, second: str) -> float:
     """How far apart the encoder puts two captions over the positions after the longer one (relative L2, mean):
     what the UNet's cross-attention mostly reads."""
-    ids = tokenize(tokenizer, [first, second])
+    ids = tokenize(tokenizer, [first, second]).to(text_encoder.device)
     text = text_encoder(ids)[0]
     start = int((ids == tokenizer.eos_token_id).int().argmax(dim=1).max())
     return float(((text[0] - text[1]).norm(dim=-1) / text[1].norm(dim=-1))[start:].mean())
