@@ -71,6 +71,9 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=None, help="default 16")
     p.add_argument("--steps", type=int, default=None, help="default 25 (the built-in model: 20)")
     p.add_argument("--guidance", type=float, default=None, help="default 7.5 (the built-in model: 4)")
+    p.add_argument("--guidance-rescale", type=float, default=0.0,
+                   help="0-1, against over-exposure at strong guidance on zero-terminal-SNR bases (0.7 is the "
+                        "paper's; default 0: off)")
     p.add_argument("--seed", type=int, help="random when omitted (recorded in metadata.json)")
     p.add_argument("--scheduler", default="ddim")
     p.add_argument("--fps", type=int, default=8)
@@ -129,7 +132,8 @@ def request_from_args(args: argparse.Namespace):  # -> GenerationRequest (import
         "domain_adapter": dict(zip(("path", "weight"), weighted(args.domain_adapter), strict=True))
         if args.domain_adapter else None,
         "width": args.width, "height": args.height, "frames": args.frames, "steps": args.steps,
-        "guidance": args.guidance, "seed": args.seed, "scheduler": args.scheduler, "fps": args.fps,
+        "guidance": args.guidance, "guidance_rescale": args.guidance_rescale, "seed": args.seed,
+        "scheduler": args.scheduler, "fps": args.fps,
         "precision": args.precision, "decode_chunk_size": args.decode_chunk_size,
         "memory_plan": args.memory_plan, "memory_limit_mb": args.memory_limit, "deep_cache": args.deep_cache,
         "references": [_at_frame(t) for t in args.reference], "reference_strength": args.reference_strength,

@@ -27,7 +27,7 @@ _FLAGS = {
     "size": "data.size", "steps": "loop.steps", "lr": "loop.learning_rate", "batch_size": "loop.batch_size",
     "seed": "loop.seed", "device": "loop.device", "mixed_precision": "loop.mixed_precision",
     "checkpoint_every": "loop.checkpoint_every", "sample_every": "loop.sample_every",
-    "motion_variant": "motion_variant",
+    "motion_variant": "motion_variant", "caption_dropout": "caption_dropout",
 }
 
 
@@ -53,8 +53,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                            help="transformer (the paper's, default), hybrid (EasyAnimate: global attention on odd "
                                 "modules) or conv1d (the ablation)")
         for name, kind_ in (("rank", int), ("count", int), ("frames", int), ("stride", int), ("size", int),
-                            ("steps", int), ("lr", float), ("batch-size", int), ("seed", int),
-                            ("checkpoint-every", int), ("sample-every", int)):
+                            ("steps", int), ("lr", float), ("caption-dropout", float), ("batch-size", int),
+                            ("seed", int), ("checkpoint-every", int), ("sample-every", int)):
             k.add_argument(f"--{name}", type=kind_)
         k.add_argument("--sample-prompt")
         k.add_argument("--device", choices=("auto", "cpu"))

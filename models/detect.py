@@ -400,9 +400,16 @@ def _pipeline_folder(path: Path) -> ModelInfo:
     if unet.get("in_channels", 4) != 4:
         notes.append(f"takes {unet['in_channels']} input channels (an inpainting or instruct model); AnimateDiff "
                      "needs a text-to-image base with 4 latent channels")
+    scheduler = _read_json(path / "scheduler" / "scheduler_config.json")
+    scheduler = scheduler if isinstance(scheduler, dict) else {}
+    prediction = scheduler.get("prediction_type", "epsilon")
+    zero_snr = bool(scheduler.get("rescale_betas_zero_snr", False))
+    if prediction != "epsilon":  # the engine samples it as its scheduler config says (backend/engine/noise_schedule.py)
+        notes.append(f"predicts {prediction}" + (" on zero-terminal-SNR betas" if zero_snr else ""))
     unet_index = _folder_tensors(path / "unet")
     details = {"unet": {k: unet.get(k) for k in ("block_out_channels", "layers_per_block", "cross_attention_dim",
-                                                  "in_channels")}, "has_vae": True, "has_text_encoder": True}
+                                                  "in_channels")}, "has_vae": True, "has_text_encoder": True,
+               "prediction_type": prediction, "zero_terminal_snr": zero_snr}
     return ModelInfo(f"{family}-base", format="diffusers-folder", layout="diffusers", base_family=family,
                      precision=_PRECISIONS.get(unet_index.precision or "", unet_index.precision), notes=tuple(notes),
                      details=details)

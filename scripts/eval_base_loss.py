@@ -29,7 +29,8 @@ def main() -> None:
     torch.set_num_threads(1)
     for folder in args.bases:
         base = load_base(folder, torch.float32)
-        loss = held_out_loss(base.unet, base.vae, base.text_encoder, base.tokenizer, count=args.count)
+        loss = held_out_loss(base.unet, base.vae, base.text_encoder, base.tokenizer, count=args.count,
+                             schedule=base.schedule)
         print(f"{folder}: held-out loss {loss:.5f} ({args.count} stills)")
 
 

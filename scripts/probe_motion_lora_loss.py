@@ -45,7 +45,8 @@ def main() -> None:
     base = load_base(model.base, torch.float32)
     merge_lora(base.unet, read_lora_pairs(model.domain_adapter, "domain_adapter"), 1.0, "domain_adapter")
     unet = UNetMotionModel.from_unet2d(base.unet, load_motion_module(model.motion_module, torch.float32).adapter)
-    objective = DiffusionObjective(unet.eval(), base.vae, base.text_encoder.eval(), base.tokenizer)
+    objective = DiffusionObjective(unet.eval(), base.vae, base.text_encoder.eval(), base.tokenizer,
+                                   schedule=base.schedule)
     # seeds far from the recipe's (SEED + 40..47): scenes and strengths no LoRA trained on
     data = {move: CameraMoveClips(procedural_scenes(args.clips, 96, seed=7000 + i), move, 16, 64, seed=7100 + i)
             for i, move in enumerate(CAMERA_MOVES)}

@@ -36,10 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, default=ROOT / "build" / "builtin-work", help="the recipe's work folder")
     p.add_argument("--out", type=Path, default=ROOT / "build" / "ablation")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--caption-dropout", type=float, default=0.0, help="as the recipe run it pairs with")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     for variant in [v for v in args.variants.split(",") if v]:
-        config = motion_module_config(args.work, args.steps, args.out / variant, variant)
+        config = motion_module_config(args.work, args.steps, args.out / variant, variant, args.caption_dropout)
         config = dataclasses.replace(config, loop=dataclasses.replace(config.loop, sample_every=0))  # no samples
 
         def progress(p, variant: str = variant) -> None:  # noqa: ANN001 - TrainingProgress

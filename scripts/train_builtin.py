@@ -33,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from-shipped", action="store_true",
                    help="first fill the work folder from models/builtin/ (retrain one stage or some MotionLoRAs "
                         "without the stages before; remove a move's folder to retrain it)")
+    p.add_argument("--ship-to", type=Path, help="the ship stage writes here instead of models/builtin/ (a trial "
+                                                 "for paper_benchmark.py --model-dir)")
+    p.add_argument("--v-prediction", action="store_true",
+                   help="trial: the base on v-prediction with zero-terminal-SNR betas (the shipped run: epsilon)")
+    p.add_argument("--caption-dropout", type=float, default=0.0,
+                   help="trial: share of empty captions for the adapter, module and LoRA stages (shipped run: 0)")
     args = p.parse_args(argv)
     stages = [s for s in args.stages.split(",") if s]
     unknown = [s for s in stages if s not in STAGES]
@@ -47,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.from_shipped:
         seed_from_shipped(args.work, log)
-    run_recipe(args.work, stages, RecipeSettings(scale=args.scale, threads=args.threads, moves=moves, log=log))
+    run_recipe(args.work, stages, RecipeSettings(scale=args.scale, threads=args.threads, moves=moves,
+                                                 ship_to=args.ship_to, v_prediction=args.v_prediction,
+                                                 caption_dropout=args.caption_dropout, log=log))
     return 0
 
 

@@ -16,7 +16,7 @@ BASE = dict(prompt="a cat", base="b.safetensors", motion_module="m.ckpt")
     [("width", 500, "multiple of 8"), ("height", 32, "64 to 2048"), ("frames", 0, "1 to 1024"),
      ("steps", 1000, "1 to 200"), ("guidance", -1.0, "0.0 to 30.0"), ("scheduler", "pndm", "ddim"),
      ("fps", 0, "1 to 60"), ("prompt", "  ", "non-empty"), ("seed", -5, "0 to"), ("precision", "fp8", "bf16"),
-     ("steps", "25", "an integer")],
+     ("steps", "25", "an integer"), ("guidance_rescale", 1.5, "0.0 to 1.0")],
 )
 def test_bad_values_are_named(field, value, accepted):
     with pytest.raises(InvalidInputError) as info:

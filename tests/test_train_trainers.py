@@ -10,6 +10,7 @@ import pytest
 import torch
 from diffusers import AnimateDiffPipeline, MotionAdapter, UNetMotionModel
 from PIL import Image
+from training_helpers import batch_of, fixed_batch_losses
 
 from backend.engine.base_loader import load_base
 from backend.engine.request import WeightedFile
@@ -37,29 +38,6 @@ def _config(kind: str, out, tiny_files, **over) -> TrainConfig:
     return TrainConfig(**fields)
 
 
-def _batch(dataset, n: int) -> tuple[torch.Tensor, list[str]]:
-    items = [dataset[i] for i in range(n)]
-    return torch.stack([i["pixels"] for i in items]), [i["caption"] for i in items]
-
-
-def _fixed_batch_losses(task, pixels, captions, steps: int, lr: float) -> tuple[float, float]:
-    """Loss on one batch with fixed noise and timesteps, before and after `steps` optimizer steps on it."""
-    params = task.parameters_to_train()
-    opt = torch.optim.AdamW(params, lr=lr)
-
-    def loss() -> torch.Tensor:
-        return task.objective(pixels, captions, torch.Generator().manual_seed(0))
-
-    with torch.no_grad():
-        before = loss().item()
-    for _ in range(steps):
-        opt.zero_grad()
-        loss().backward()
-        opt.step()
-    with torch.no_grad():
-        return before, loss().item()
-
-
 def test_zero_initialised_motion_module_leaves_the_base_output_unchanged(tiny_files):
     base = _base(tiny_files)
     x = torch.randn(1, 4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
@@ -75,15 +53,15 @@ def test_zero_initialised_motion_module_leaves_the_base_output_unchanged(tiny_fi
         assert (changed - per_frame).abs().max() > 1e-3
 
 
-def test_motion_module_loss_falls_on_a_fixed_batch(tiny_files):
+def test_motion_module_loss_falls_on_a_fixedbatch_of(tiny_files):
     base = _base(tiny_files)
     task = MotionModuleTask(base, new_motion_adapter(base.unet))
     assert all(".motion_modules." in n for n, p in task.unet.named_parameters() if p.requires_grad)
-    before, after = _fixed_batch_losses(task, *_batch(ProceduralClips(1, 64, 4), 1), steps=6, lr=3e-3)
+    before, after = fixed_batch_losses(task, *batch_of(ProceduralClips(1, 64, 4), 1), steps=6, lr=3e-3)
     assert after < 0.9 * before
 
 
-def test_motion_lora_loss_falls_on_a_fixed_batch(tiny_files):
+def test_motion_lora_loss_falls_on_a_fixedbatch_of(tiny_files):
     from backend.engine.motion_loader import load_motion_module
 
     base = _base(tiny_files)
@@ -93,15 +71,15 @@ def test_motion_lora_loss_falls_on_a_fixed_batch(tiny_files):
     trainable = [n for n, p in task.unet.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n and ".motion_modules." in n for n in trainable)
     clips = CameraMoveClips(procedural_scenes(1, 96), "zoom-in", 4, 64)
-    before, after = _fixed_batch_losses(task, *_batch(clips, 1), steps=6, lr=1e-2)
+    before, after = fixed_batch_losses(task, *batch_of(clips, 1), steps=6, lr=1e-2)
     assert after < 0.95 * before
 
 
-def test_domain_adapter_loss_falls_on_a_fixed_batch(tiny_files):
+def test_domain_adapter_loss_falls_on_a_fixedbatch_of(tiny_files):
     task = DomainAdapterTask(_base(tiny_files), rank=4)
     trainable = [n for n, p in task.model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n and ".attentions." in n for n in trainable)
-    before, after = _fixed_batch_losses(task, *_batch(ProceduralVideoFrames(2, 64, 8), 2), steps=6, lr=1e-2)
+    before, after = fixed_batch_losses(task, *batch_of(ProceduralVideoFrames(2, 64, 8), 2), steps=6, lr=1e-2)
     assert after < 0.95 * before
 
 

@@ -19,6 +19,7 @@ from backend.engine.device import DeviceChoice
 from backend.engine.memory_plan import MemoryEstimator
 from backend.engine.motion_loader import check_adapter_fits_base, load_motion_module
 from backend.engine.motion_variants import apply_motion_variant
+from backend.engine.noise_schedule import SD15_SCHEDULE, NoiseSchedule
 from backend.engine.placement import mark_unplaced
 from backend.engine.schedulers import make_scheduler
 from backend.engine.sparsectrl import load_sparsectrl
@@ -31,6 +32,7 @@ class AssembledPipeline:
     adapters: AdapterSet
     motion_info: MotionModuleInfo
     base_format: str
+    schedule: NoiseSchedule = SD15_SCHEDULE  # the base's prediction type; every sampler of a job is built for it
     _estimator: MemoryEstimator | None = None
 
     def memory_estimator(self) -> MemoryEstimator:
@@ -56,13 +58,13 @@ def assemble(base: Path, motion_module: Path, choice: DeviceChoice) -> Assembled
         tokenizer=components.tokenizer,
         unet=components.unet,  # inflated to UNetMotionModel by the pipeline with the adapter's modules
         motion_adapter=motion.adapter,
-        scheduler=make_scheduler("ddim"),
+        scheduler=make_scheduler("ddim", components.schedule),
     )
     apply_motion_variant(pipe.unet, motion.variant)  # hybrid: global attention on the odd modules
     pipe.to(dtype=choice.dtype)
     mark_unplaced(pipe)  # still on the CPU: the first job's memory plan decides where the weights go
     pipe.set_progress_bar_config(disable=True)
-    return AssembledPipeline(pipe, AdapterSet(pipe), motion.info, components.source_format)
+    return AssembledPipeline(pipe, AdapterSet(pipe), motion.info, components.source_format, components.schedule)
 
 
 class PipelineCache:

@@ -21,6 +21,7 @@ from diffusers.loaders.single_file_utils import (
 )
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+from backend.engine.noise_schedule import SD15_SCHEDULE, NoiseSchedule, read_noise_schedule
 from models.base_config import SD15_CONFIG_DIR, check_usable_base, infer_base_architecture
 from models.checkpoint_reader import load_state_dict
 from models.errors import IncompatibleModelsError, WrongModelKindError
@@ -33,6 +34,7 @@ class BaseComponents:
     text_encoder: CLIPTextModel
     tokenizer: CLIPTokenizer
     source_format: str  # "diffusers-folder" or "single-file"
+    schedule: NoiseSchedule = SD15_SCHEDULE  # what the UNet predicts (the folder's scheduler config says)
 
 
 def is_diffusers_folder(path: Path) -> bool:
@@ -47,11 +49,12 @@ def load_base(path: Path, dtype: torch.dtype, field: str = "base") -> BaseCompon
                 "folder or a single .safetensors/.ckpt checkpoint",
                 field=field,
             )
-        return _load_folder(path, dtype)
+        return _load_folder(path, dtype, field)
     return _load_single_file(path, dtype, field)
 
 
-def _load_folder(path: Path, dtype: torch.dtype) -> BaseComponents:
+def _load_folder(path: Path, dtype: torch.dtype, field: str) -> BaseComponents:
+    schedule = read_noise_schedule(path, field)
     kwargs = {"local_files_only": True, "torch_dtype": dtype}
     tokenizer_dir = path / "tokenizer" if (path / "tokenizer").is_dir() else SD15_CONFIG_DIR / "tokenizer"
     return BaseComponents(
@@ -60,6 +63,7 @@ def _load_folder(path: Path, dtype: torch.dtype) -> BaseComponents:
         text_encoder=CLIPTextModel.from_pretrained(path, subfolder="text_encoder", **kwargs),
         tokenizer=CLIPTokenizer.from_pretrained(tokenizer_dir),
         source_format="diffusers-folder",
+        schedule=schedule,
     )
 
 

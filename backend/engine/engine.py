@@ -113,7 +113,7 @@ class AnimationEngine:
         check_frames_fit(req, assembled.motion_info)
         assembled.adapters.activate(list(models.adapters))
         pipe = assembled.pipe
-        pipe.scheduler = make_scheduler(req.scheduler)
+        pipe.scheduler = make_scheduler(req.scheduler, assembled.schedule)
         timings["load"] = time.perf_counter() - t0
 
         # 4. Plan the memory: predict the peak, choose guidance batching, feed-forward pieces, decode chunk,

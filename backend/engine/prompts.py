@@ -28,4 +28,4 @@ def encode_conditioning(pipe: AnimateDiffPipeline, req: GenerationRequest, frame
             by_frame.update({f: encoded[i] for i, f in enumerate(others)})
     text = interpolate_keyframes(by_frame, frames) if others else positive.expand(frames, -1, -1)
     return Conditioning(text=text, negative=negative.expand(frames, -1, -1) if guided else None,
-                        guidance=req.guidance)
+                        guidance=req.guidance, guidance_rescale=req.guidance_rescale)

@@ -62,6 +62,9 @@ class GenerationRequest:
     frames: int = 16
     steps: int = 25
     guidance: float = 7.5
+    # Lin et al. 2024, 3.4: the guided prediction's spread pulled back toward the text branch's (0: off; 0.7 is the
+    # paper's), against the over-exposure strong guidance gives on zero-terminal-SNR (v-prediction) bases.
+    guidance_rescale: float = 0.0
     seed: int | None = None  # None: a random seed is drawn and recorded in the metadata
     scheduler: str = "ddim"
     fps: int = 8

@@ -36,6 +36,7 @@ def check_request(req: GenerationRequest) -> None:
     _check_range("frames", req.frames, 1, 1024)
     _check_range("steps", req.steps, 1, 200)
     _check_range("guidance", req.guidance, 0.0, 30.0, float)
+    _check_range("guidance_rescale", req.guidance_rescale, 0.0, 1.0, float)
     _check_range("fps", req.fps, 1, 60)
     _check_range("decode_chunk_size", req.decode_chunk_size, 1, 1024)
     _check_choice("memory_plan", req.memory_plan, MEMORY_PLANS)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 from diffusers import UNetMotionModel
+from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import rescale_noise_cfg
 
 from backend.engine.context_windows import ContextPlan
 from backend.engine.deep_cache import DeepCache
@@ -43,6 +44,7 @@ class Conditioning:
     text: torch.Tensor  # (F, 77, D): one text embedding per frame
     negative: torch.Tensor | None  # (F, 77, D), None without classifier-free guidance
     guidance: float
+    guidance_rescale: float = 0.0  # 0: plain classifier-free guidance
     batched: bool = True  # both guidance halves in one UNet call; False: two calls, half the activation memory
 
 
@@ -102,7 +104,21 @@ def _predict(unet: UNetMotionModel, scheduler, latents: torch.Tensor, t: torch.T
     else:
         uncond = _unet(unet, scheduler, latents, t, cond.negative[window], window, control)
         conditional = _unet(unet, scheduler, latents, t, cond.text[window], window, control)
-    return uncond + cond.guidance * (conditional - uncond)
+    guided = uncond + cond.guidance * (conditional - uncond)
+    if cond.guidance_rescale > 0:
+        guided = _rescale_per_frame(guided, conditional, cond.guidance_rescale)
+    return guided
+
+
+def _rescale_per_frame(guided: torch.Tensor, conditional: torch.Tensor, amount: float) -> torch.Tensor:
+    """diffusers' `rescale_noise_cfg` on each frame as the picture it is (B, C, F, h, w): a frame's result then
+    does not depend on the window or clip it was computed in."""
+    def frames(x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(1, 2).flatten(0, 1)
+
+    out = rescale_noise_cfg(frames(guided), frames(conditional), amount)
+    b, c, f = guided.shape[:3]
+    return out.reshape(b, f, c, *guided.shape[3:]).transpose(1, 2)
 
 
 def _unet(unet: UNetMotionModel, scheduler, latents: torch.Tensor, t: torch.Tensor, text: torch.Tensor,

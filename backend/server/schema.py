@@ -71,6 +71,9 @@ class GenerationRequestBody(_Body):
     frames: int = 16
     steps: int = 25
     guidance: float = 7.5
+    guidance_rescale: float = Field(default=0.0, description=(
+        "0 to 1: pulls the guided prediction's spread back toward the prompt branch's (Lin et al. 2024; 0.7 is "
+        "theirs), against over-exposure at strong guidance on zero-terminal-SNR bases; 0: off"))
     seed: int | None = Field(default=None, description="random when omitted; the one used is in metadata.json")
     scheduler: str = "ddim"
     fps: int = 8

@@ -14,6 +14,7 @@ a 4x VAE (16x16 latents), a two-level UNet of 1 M parameters. Two tasks for `run
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import torch
@@ -22,6 +23,7 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from torch import nn
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+from backend.engine.noise_schedule import SD15_SCHEDULE, NoiseSchedule
 from backend.training.diffusion import DiffusionObjective
 from backend.training.loop import TrainingTask
 from backend.training.sampling import image_pipeline, sample_images, save_grid
@@ -125,12 +127,12 @@ class TextToImageTask(TrainingTask):
 
     def __init__(self, unet: UNet2DConditionModel, vae: AutoencoderKL, text_encoder: CLIPTextModel,
                  tokenizer: CLIPTokenizer, *, train_text_encoder: bool, caption_dropout: float = 0.1,
-                 name: str = "base") -> None:
-        self.name = name
+                 name: str = "base", schedule: NoiseSchedule = SD15_SCHEDULE) -> None:
+        self.name, self.schedule = name, schedule
         self.unet, self.vae, self.text_encoder, self.tokenizer = unet, vae, text_encoder, tokenizer
         unet.requires_grad_(True)
         text_encoder.requires_grad_(train_text_encoder)
-        self.objective = DiffusionObjective(unet, vae, text_encoder, tokenizer, caption_dropout)
+        self.objective = DiffusionObjective(unet, vae, text_encoder, tokenizer, caption_dropout, schedule)
 
     def _modules(self) -> dict[str, nn.Module]:
         mods: dict[str, nn.Module] = {"unet": self.unet}
@@ -147,7 +149,7 @@ class TextToImageTask(TrainingTask):
                                     if k.startswith(f"{name}.")})
 
     def sample(self, step: int, folder: Path) -> Path | None:
-        pipe = image_pipeline(self.unet, self.vae, self.text_encoder, self.tokenizer)
+        pipe = image_pipeline(self.unet, self.vae, self.text_encoder, self.tokenizer, self.schedule)
         return sample_images(pipe, list(SAMPLE_PROMPTS), folder / f"step-{step:06d}.png")
 
     def export(self, folder: Path) -> dict[str, Path]:
@@ -156,17 +158,19 @@ class TextToImageTask(TrainingTask):
         parts = TinyBase(unet=_half_copy(self.unet), vae=_half_copy(self.vae),
                          text_encoder=_half_copy(self.text_encoder), tokenizer=self.tokenizer)
         save_diffusers_folder(parts, target)
+        write_schedule(target, self.schedule)
         return {"diffusers": target}
 
 
 @torch.no_grad()
 def held_out_loss(unet: UNet2DConditionModel, vae: AutoencoderKL, text_encoder: CLIPTextModel,
-                  tokenizer: CLIPTokenizer, count: int = 512, seed: int = 999, batch: int = 64) -> float:
+                  tokenizer: CLIPTokenizer, count: int = 512, seed: int = 999, batch: int = 64,
+                  schedule: NoiseSchedule = SD15_SCHEDULE) -> float:
     """The denoising loss on `count` procedural stills no stage trains on (their own seed), with fixed noise and
     timesteps: two bases compare on the same draws, unlike the training loss of single batches (+-30%)."""
     from backend.training.datasets import ProceduralStills
 
-    objective = DiffusionObjective(unet.eval(), vae, text_encoder.eval(), tokenizer)
+    objective = DiffusionObjective(unet.eval(), vae, text_encoder.eval(), tokenizer, schedule=schedule)
     data = ProceduralStills(count, 64, seed, motion_share=0.5)
     losses = []
     for start in range(0, count, batch):
@@ -175,6 +179,12 @@ def held_out_loss(unet: UNet2DConditionModel, vae: AutoencoderKL, text_encoder: 
         loss = objective(pixels, [i["caption"] for i in items], torch.Generator(vae.device).manual_seed(start))
         losses.append(float(loss) * len(items))
     return sum(losses) / count
+
+
+def write_schedule(folder: Path, schedule: NoiseSchedule) -> None:
+    """Record in the folder's scheduler config what the UNet predicts (the engine and diffusers read it)."""
+    path = folder / "scheduler" / "scheduler_config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **schedule.config_entries()}, indent=2))
 
 
 def _half_copy(module: nn.Module) -> nn.Module:

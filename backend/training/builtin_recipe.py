@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import ConcatDataset
 
+from backend.engine.noise_schedule import SD15_SCHEDULE, NoiseSchedule
 from backend.training.config import DataConfig, TrainConfig
 from backend.training.datasets import ProceduralStills, ProceduralVideoFrames
 from backend.training.loop import LoopSettings, TrainingProgress, run_training
@@ -42,6 +43,9 @@ CANVAS = 64
 FRAMES = 16
 STAGES: tuple[str, ...] = ("vae", "text-encoder", "base", "domain-adapter", "motion-module", "personalized",
                            "motion-loras", "decoder", "ship")
+# `RecipeSettings.v_prediction`: the base on v-prediction with zero-terminal-SNR betas instead of SD1.5's epsilon
+# on the linear schedule, whose t=999 keeps 4% of the clip (a trial, docs/builtin-model.md; not the shipped run).
+V_PREDICTION = NoiseSchedule("v_prediction", zero_terminal_snr=True)
 _VIRTUAL = 1_000_000  # procedural data sets are as long as asked; no item is ever repeated in practice
 
 
@@ -62,6 +66,10 @@ class RecipeSettings:
     # One thread: with other jobs on the two cores, two OpenMP threads ran 2x slower than one (measured).
     threads: int = 1
     moves: tuple[str, ...] = CAMERA_MOVES  # the MotionLoRAs this run trains (two runs can share the moves out)
+    # Trials (the shipped run: False, 0.0): the base on V_PREDICTION; empty captions for the adapter, module, LoRAs.
+    v_prediction: bool = False
+    caption_dropout: float = 0.0
+    ship_to: Path | None = None  # where `ship` writes (default models/builtin/; a trial's folder for the benchmark)
     log: Callable[[str], None] = field(default=print, compare=False)
 
     def steps(self, name: str) -> int:
@@ -138,7 +146,8 @@ def stage_base(work: Path, s: RecipeSettings) -> None:
     vae = AutoencoderKL.from_pretrained(work / "vae" / "vae").eval()
     text_encoder = CLIPTextModel.from_pretrained(work / "text-encoder" / "text_encoder").eval()
     task = TextToImageTask(new_unet(), vae, text_encoder, load_tokenizer(), train_text_encoder=False,
-                           caption_dropout=0.1, name="base")
+                           caption_dropout=0.1, name="base",
+                           schedule=V_PREDICTION if s.v_prediction else SD15_SCHEDULE)
     data = ProceduralStills(_VIRTUAL, CANVAS, SEED + 11, motion_share=0.5)
     # Decayed to 0: 300 more steps at a tenth of the rate cut the held-out loss of a constant-rate base by 12%.
     settings = LoopSettings(steps=s.steps("base"), learning_rate=1e-3, batch_size=32, lr_warmup_steps=30,
@@ -154,18 +163,18 @@ def _config(kind: str, work: Path, **fields) -> TrainConfig:
 
 
 def stage_domain_adapter(work: Path, s: RecipeSettings) -> None:
-    config = _config("domain-adapter", work, rank=8, sample_prompt="a red circle",
+    config = _config("domain-adapter", work, rank=8, sample_prompt="a red circle", caption_dropout=s.caption_dropout,
                      data=DataConfig(source="synthetic", count=_VIRTUAL, frames=FRAMES, size=CANVAS, seed=SEED + 20),
                      loop=LoopSettings(steps=s.steps("adapter"), learning_rate=1e-3, batch_size=32, seed=SEED + 21,
                                        device="cpu", checkpoint_every=50, sample_every=100, log_every=10))
     _record(work, "domain-adapter", run_trainer(config, on_progress=_progress(s.log, "domain-adapter"), log=s.log))
 
 
-def motion_module_config(work: Path, steps: int, out: Path | None = None, variant: str = "transformer"
-                         ) -> TrainConfig:
+def motion_module_config(work: Path, steps: int, out: Path | None = None, variant: str = "transformer",
+                         caption_dropout: float = 0.0) -> TrainConfig:
     """Stage 4's run (also the ablation's, with another variant and folder: same clips, seed and schedule)."""
     config = _config("motion-module", work, domain_adapter=str(work / "domain-adapter" / "domain_adapter.safetensors"),
-                     motion_variant=variant,
+                     motion_variant=variant, caption_dropout=caption_dropout,
                      data=DataConfig(source="synthetic", count=_VIRTUAL, frames=FRAMES, size=CANVAS, seed=SEED + 30),
                      loop=LoopSettings(steps=steps, learning_rate=1e-3, batch_size=2, lr_warmup_steps=20,
                                        seed=SEED + 31, device="cpu", checkpoint_every=100, sample_every=200,
@@ -174,7 +183,7 @@ def motion_module_config(work: Path, steps: int, out: Path | None = None, varian
 
 
 def stage_motion_module(work: Path, s: RecipeSettings) -> None:
-    config = motion_module_config(work, s.steps("motion"))
+    config = motion_module_config(work, s.steps("motion"), caption_dropout=s.caption_dropout)
     _record(work, "motion-module", run_trainer(config, on_progress=_progress(s.log, "motion-module"), log=s.log))
 
 
@@ -189,7 +198,7 @@ def stage_motion_loras(work: Path, s: RecipeSettings) -> None:
             kind="motion-lora", output_dir=str(out), base=str(work / "base" / "pipeline"), resume=True,
             motion_module=str(work / "motion-module" / "motion_module.safetensors"),
             domain_adapter=str(work / "domain-adapter" / "domain_adapter.safetensors"), rank=8,
-            sample_prompt="a red circle", sample_steps=8,
+            sample_prompt="a red circle", sample_steps=8, caption_dropout=s.caption_dropout,
             data=DataConfig(source="camera", camera_move=move, count=40, frames=FRAMES, size=CANVAS,
                             seed=SEED + 40 + i),
             loop=LoopSettings(steps=steps, learning_rate=1e-3, batch_size=2, seed=SEED + 50 + i,
@@ -205,7 +214,8 @@ def stage_personalized(work: Path, s: RecipeSettings) -> None:
     torch.manual_seed(SEED + 60)
     base = load_base(work / "base" / "pipeline", torch.float32)
     task = TextToImageTask(base.unet, base.vae.requires_grad_(False), base.text_encoder, base.tokenizer,
-                           train_text_encoder=False, caption_dropout=0.1, name="personalized")
+                           train_text_encoder=False, caption_dropout=0.1, name="personalized",
+                           schedule=base.schedule)
     data = ProceduralStills(_VIRTUAL, CANVAS, SEED + 61, style="outlined", motion_share=0.5)
     settings = LoopSettings(steps=s.steps("personalized"), learning_rate=5e-4, batch_size=32, seed=SEED + 62,
                             device="cpu", checkpoint_every=50, sample_every=100, log_every=10)
@@ -236,7 +246,7 @@ def stage_ship(work: Path, s: RecipeSettings) -> None:
     """fp16 safetensors into models/builtin/: folders without the tokenizer (the shipped SD1.5 one is used)."""
     from models.builtin import BUILTIN_DIR
 
-    target = BUILTIN_DIR
+    target = s.ship_to or BUILTIN_DIR
     for name, source in (("base", work / "base" / "pipeline"), ("personalized", work / "personalized" / "pipeline")):
         if not source.is_dir():
             s.log(f"[ship] {source} missing, {name} not shipped")

@@ -69,6 +69,9 @@ class TrainConfig:
     motion_module: str | None = None
     domain_adapter: str | None = None
     rank: int = 8
+    # Share of captions replaced by "" (classifier-free guidance's unconditional branch learns the motion too):
+    # the official AnimateDiff trainer's cfg_random_null_text_ratio.
+    caption_dropout: float = 0.1
     motion_variant: str = "transformer"  # motion-module: transformer, hybrid (EasyAnimate) or conv1d (ablation)
     resume: bool = False
     sample_prompt: str = "a red circle moving right"
@@ -173,6 +176,7 @@ def check_config(c: TrainConfig) -> None:
         raise InvalidInputError("motion_module: missing; a MotionLoRA trains on top of a motion module (give "
                                 "--motion-module)", field="motion_module")
     _range("rank", c.rank, 1, 256)
+    _range("caption_dropout", c.caption_dropout, 0.0, 1.0)
     if c.motion_variant not in MOTION_VARIANTS:
         raise _bad("motion_variant", c.motion_variant, f"one of {', '.join(MOTION_VARIANTS)}")
     if c.motion_variant != "transformer" and c.kind != "motion-module":

@@ -1,4 +1,6 @@
-"""The objective every trainer optimises: noise-prediction L2 on the paper's linear 0.00085-0.012 schedule.
+"""The objective every trainer optimises: L2 on the paper's linear 0.00085-0.012 schedule, of the noise (SD1.5's
+`epsilon`) or of the velocity (`v_prediction`, with the betas rescaled to zero terminal SNR when the base's
+`NoiseSchedule` says so: a module trained on a base must learn what that base predicts).
 
 `DiffusionObjective` is one `nn.Module` (what `accelerate` wraps) holding the frozen VAE, the text encoder,
 the denoiser and the schedule. Stills (B, 3, H, W) train a `UNet2DConditionModel`; clips (B, F, 3, H, W) train
@@ -15,12 +17,14 @@ from diffusers import AutoencoderKL, DDPMScheduler
 from torch import nn
 from transformers import CLIPTextModel, CLIPTokenizer
 
-# The schedule the engine samples with (backend/engine/schedulers.py) and the paper trains with.
-TRAIN_SCHEDULE = {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "linear"}
+from backend.engine.noise_schedule import SD15_SCHEDULE, NoiseSchedule
 
 
-def make_noise_scheduler() -> DDPMScheduler:
-    return DDPMScheduler(**TRAIN_SCHEDULE)
+def make_noise_scheduler(schedule: NoiseSchedule = SD15_SCHEDULE) -> DDPMScheduler:
+    """The schedule the engine samples with (backend/engine/schedulers.py) and the paper trains with."""
+    kwargs = schedule.scheduler_kwargs()
+    kwargs.pop("timestep_spacing", None)  # sampling only
+    return DDPMScheduler(**kwargs)
 
 
 def tokenize(tokenizer: CLIPTokenizer, captions: list[str]) -> torch.Tensor:
@@ -36,20 +40,22 @@ def encode_pixels(vae: AutoencoderKL, pixels: torch.Tensor, generator: torch.Gen
 
 
 class DiffusionObjective(nn.Module):
-    """`forward(pixels, captions, generator)` -> the mean squared error of the predicted noise.
+    """`forward(pixels, captions, generator)` -> the mean squared error of the prediction (noise or velocity).
 
     `caption_dropout` replaces a caption by "" with that probability, so classifier-free guidance has an
     unconditional branch to work with (used when the text encoder itself is trained).
     """
 
     def __init__(self, denoiser: nn.Module, vae: AutoencoderKL, text_encoder: CLIPTextModel,
-                 tokenizer: CLIPTokenizer, caption_dropout: float = 0.0) -> None:
+                 tokenizer: CLIPTokenizer, caption_dropout: float = 0.0, schedule: NoiseSchedule = SD15_SCHEDULE
+                 ) -> None:
         super().__init__()
         self.denoiser = denoiser
         self.vae = vae.requires_grad_(False).eval()
         self.text_encoder = text_encoder
         self.tokenizer = tokenizer
-        self.scheduler = make_noise_scheduler()
+        self.schedule = schedule
+        self.scheduler = make_noise_scheduler(schedule)
         self.caption_dropout = caption_dropout
 
     def encode_text(self, captions: list[str], generator: torch.Generator | None) -> torch.Tensor:
@@ -79,4 +85,6 @@ class DiffusionObjective(nn.Module):
         if video:
             text = text.repeat_interleave(frames, dim=0)
         prediction = self.denoiser(noisy, timesteps, encoder_hidden_states=text).sample
-        return F.mse_loss(prediction.float(), noise.float())
+        target = noise if self.schedule.prediction_type == "epsilon" else \
+            self.scheduler.get_velocity(latents, noise, timesteps)
+        return F.mse_loss(prediction.float(), target.float())

@@ -23,15 +23,16 @@ class DomainAdapterTask(LoraTask):
     name = "domain-adapter"
 
     def __init__(self, base: BaseComponents, rank: int = 8, sample_prompts: tuple[str, ...] = ("a red circle",),
-                 sample_steps: int = 20) -> None:
+                 sample_steps: int = 20, *, caption_dropout: float = 0.0) -> None:
         self.base, self.sample_prompts, self.sample_steps = base, sample_prompts, sample_steps
         base.text_encoder.requires_grad_(False).eval()
         super().__init__(base.unet, ATTENTION_TARGETS, rank)
-        self.objective = DiffusionObjective(base.unet, base.vae, base.text_encoder, base.tokenizer)
+        self.objective = DiffusionObjective(base.unet, base.vae, base.text_encoder, base.tokenizer,
+                                            caption_dropout, base.schedule)
 
     def sample(self, step: int, folder: Path) -> Path | None:
         b = self.base
-        pipe = image_pipeline(b.unet, b.vae, b.text_encoder, b.tokenizer)
+        pipe = image_pipeline(b.unet, b.vae, b.text_encoder, b.tokenizer, b.schedule)
         return sample_images(pipe, list(self.sample_prompts), folder / f"step-{step:06d}.png",
                              steps=self.sample_steps)
 

@@ -25,13 +25,14 @@ class MotionLoraTask(LoraTask):
 
     def __init__(self, base: BaseComponents, adapter: MotionAdapter, rank: int = 8, move: str = "",
                  sample_prompt: str = "a red circle", sample_frames: int = 16, sample_size: int = 64,
-                 sample_steps: int = 20) -> None:
+                 sample_steps: int = 20, *, caption_dropout: float = 0.0) -> None:
         self.base, self.move = base, move
         self.clip_sample = ClipSample(sample_prompt, sample_frames, sample_size, sample_steps)
         base.text_encoder.requires_grad_(False).eval()
         self.unet = UNetMotionModel.from_unet2d(base.unet, adapter)
         super().__init__(self.unet, MOTION_SELF_ATTENTION, rank)
-        self.objective = DiffusionObjective(self.unet, base.vae, base.text_encoder, base.tokenizer)
+        self.objective = DiffusionObjective(self.unet, base.vae, base.text_encoder, base.tokenizer,
+                                            caption_dropout, base.schedule)
 
     def sample(self, step: int, folder: Path) -> Path | None:
         return self.clip_sample.render(self.unet, self.base, step, folder)

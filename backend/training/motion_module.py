@@ -99,13 +99,14 @@ class MotionModuleTask(TrainingTask):
 
     def __init__(self, base: BaseComponents, adapter: MotionAdapter, *,
                  sample_prompt: str = "a red circle moving right", sample_frames: int = 16, sample_size: int = 64,
-                 sample_steps: int = 20, variant: str = "transformer") -> None:
+                 sample_steps: int = 20, variant: str = "transformer", caption_dropout: float = 0.0) -> None:
         self.base, self.adapter_config = base, dict(adapter.config)
         base.text_encoder.requires_grad_(False).eval()
         self.unet = UNetMotionModel.from_unet2d(base.unet, adapter)
         apply_motion_variant(self.unet, variant)  # conv1d: new zero-output modules replace the transformers
         self.unet.freeze_unet2d_params()  # base frozen; only motion_modules.* (of any variant) train
-        self.objective = DiffusionObjective(self.unet, base.vae, base.text_encoder, base.tokenizer)
+        self.objective = DiffusionObjective(self.unet, base.vae, base.text_encoder, base.tokenizer,
+                                            caption_dropout, base.schedule)
         self.clip_sample = ClipSample(sample_prompt, sample_frames, sample_size, sample_steps)
 
     def trainable_state(self) -> dict[str, torch.Tensor]:

@@ -290,7 +290,8 @@ class PaperBenchmark:
         unet = load_conv1d_unet(base.unet, path) if variant == "conv1d" else \
             UNetMotionModel.from_unet2d(base.unet, load_motion_module(path, torch.float32).adapter)
         pipe = AnimateDiffPipeline(vae=base.vae, text_encoder=base.text_encoder, tokenizer=base.tokenizer,
-                                   unet=unet.eval(), motion_adapter=None, scheduler=make_scheduler("ddim"))
+                                   unet=unet.eval(), motion_adapter=None,
+                                   scheduler=make_scheduler("ddim", base.schedule))
         pipe.set_progress_bar_config(disable=True)
         return pipe
 

@@ -15,15 +15,16 @@ from diffusers import AnimateDiffPipeline, AutoencoderKL, StableDiffusionPipelin
 from PIL import Image
 from transformers import CLIPTextModel, CLIPTokenizer
 
+from backend.engine.noise_schedule import SD15_SCHEDULE, NoiseSchedule
 from backend.engine.outputs import write_gif
 from backend.engine.schedulers import make_scheduler
 
 
 def image_pipeline(unet: UNet2DConditionModel, vae: AutoencoderKL, text_encoder: CLIPTextModel,
-                   tokenizer: CLIPTokenizer) -> StableDiffusionPipeline:
+                   tokenizer: CLIPTokenizer, schedule: NoiseSchedule = SD15_SCHEDULE) -> StableDiffusionPipeline:
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                   scheduler=make_scheduler("ddim"), safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)
+                                   scheduler=make_scheduler("ddim", schedule), safety_checker=None,
+                                   feature_extractor=None, requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -48,10 +49,11 @@ def sample_images(pipe: StableDiffusionPipeline, prompts: list[str], path: Path,
 
 
 def sample_clip(unet, vae: AutoencoderKL, text_encoder: CLIPTextModel, tokenizer: CLIPTokenizer, prompt: str,
-                path: Path, *, frames: int = 16, size: int = 64, steps: int = 20, guidance: float = 4.0) -> Path:
+                path: Path, *, frames: int = 16, size: int = 64, steps: int = 20, guidance: float = 4.0,
+                schedule: NoiseSchedule = SD15_SCHEDULE) -> Path:
     """A GIF of `prompt` through `AnimateDiffPipeline` with `unet` (a `UNetMotionModel`), seed 0."""
     pipe = AnimateDiffPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                               motion_adapter=None, scheduler=make_scheduler("ddim"))
+                               motion_adapter=None, scheduler=make_scheduler("ddim", schedule))
     pipe.set_progress_bar_config(disable=True)
     generator = torch.Generator("cpu").manual_seed(0)
     video = pipe(prompt, num_frames=frames, height=size, width=size, num_inference_steps=steps,
@@ -71,4 +73,5 @@ class ClipSample:
 
     def render(self, unet, base, step: int, folder: Path) -> Path:  # noqa: ANN001 - UNetMotionModel, BaseComponents
         return sample_clip(unet, base.vae, base.text_encoder, base.tokenizer, self.prompt,
-                           folder / f"step-{step:06d}.gif", frames=self.frames, size=self.size, steps=self.steps)
+                           folder / f"step-{step:06d}.gif", frames=self.frames, size=self.size, steps=self.steps,
+                           schedule=base.schedule)

@@ -94,7 +94,8 @@ def build_task(config: TrainConfig, base: BaseComponents) -> TrainingTask:
 
     size = config.data.size
     if config.kind == "domain-adapter":
-        return DomainAdapterTask(base, config.rank, (config.sample_prompt,), config.sample_steps)
+        return DomainAdapterTask(base, config.rank, (config.sample_prompt,), config.sample_steps,
+                                 caption_dropout=config.caption_dropout)
     given_variant = "transformer"
     if config.motion_module:
         path = resolve_model(config.motion_module, "motion-modules", "motion_module")
@@ -105,9 +106,10 @@ def build_task(config: TrainConfig, base: BaseComponents) -> TrainingTask:
         adapter = new_motion_adapter(base.unet, max_seq_length=max(32, config.data.frames))
     if config.kind == "motion-module":
         return MotionModuleTask(base, adapter, sample_prompt=config.sample_prompt, sample_frames=config.data.frames,
-                                sample_size=size, sample_steps=config.sample_steps, variant=config.motion_variant)
+                                sample_size=size, sample_steps=config.sample_steps, variant=config.motion_variant,
+                                caption_dropout=config.caption_dropout)
     task = MotionLoraTask(base, adapter, config.rank, config.data.camera_move or "", config.sample_prompt,
-                          config.data.frames, size, config.sample_steps)
+                          config.data.frames, size, config.sample_steps, caption_dropout=config.caption_dropout)
     apply_motion_variant(task.unet, given_variant)  # a hybrid module's LoRA trains with its global layers
     return task
 
