@@ -1,10 +1,10 @@
 """What a base model predicts and on which noise schedule, read from its `scheduler/scheduler_config.json`.
 
 SD1.5 and most of its fine-tunes predict the noise (`epsilon`) on the linear 0.00085-0.012 schedule, whose last
-step keeps 4% of the picture (alpha-bar 0.0047 ... 0.0016 at t=999). Some fine-tunes instead predict the velocity
-(`v_prediction`) on the same betas rescaled to zero terminal SNR (Lin et al. 2024, "Common Diffusion Noise
-Schedules and Sample Steps are Flawed"): at t=999 the input is pure noise, so what the model draws comes from the
-text, not from the starting noise. The folder's scheduler config says which; a sampler built for the other kind
+step keeps 4% of the picture's amplitude (alpha-bar 0.0016 at t=999), so training never sees pure noise though
+sampling starts from it. Some fine-tunes instead predict the velocity (`v_prediction`) on the same betas rescaled
+to zero terminal SNR (Lin et al. 2024, "Common Diffusion Noise Schedules and Sample Steps are Flawed"): t=999 is
+pure noise in training too. The folder's scheduler config says which; a sampler built for the other kind
 draws noise, so the engine and every trainer take it from here. The betas are always AnimateDiff's linear ones
 (its motion modules are trained and sampled on them, whatever the folder's `beta_schedule`), as the official
 inference configs do. Single files carry no scheduler config and are read as SD1.5 (epsilon).

@@ -29,6 +29,8 @@ def make_scheduler(name: str, schedule: NoiseSchedule = SD15_SCHEDULE) -> Schedu
     if name == "euler-ancestral":
         return EulerAncestralDiscreteScheduler(**kwargs, steps_offset=1, timestep_spacing=spacing)
     if name == "dpm++-2m-karras":
+        # Karras sigmas are spaced between finite end points; zero terminal SNR puts the first at infinity, so such
+        # a base gets the trailing spacing of the other samplers instead.
         return DPMSolverMultistepScheduler(**kwargs, algorithm_type="dpmsolver++", solver_order=2,
                                            use_karras_sigmas=not schedule.zero_terminal_snr, steps_offset=1,
                                            timestep_spacing=spacing)
