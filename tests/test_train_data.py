@@ -3,6 +3,8 @@ the tracker), the watermark is on video frames only, and a user's clip folder lo
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -73,6 +75,15 @@ def test_outlined_style_is_told_from_filled():
     filled = render([(ShapeState("square", "green", 32, 32, 10), 1.0)], 64)
     outlined = render([(ShapeState("square", "green", 32, 32, 10, style="outlined"), 1.0)], 64)
     assert is_outlined(filled) is False and is_outlined(outlined) is True
+
+
+@pytest.mark.parametrize("kind", ["circle", "square", "triangle"])
+def test_outlined_style_is_told_from_filled_in_moving_clips(kind):
+    # The motion-blur trail lies across a moving triangle's small hollow; every frame must still read as outlined
+    for style, expected in (("outlined", True), ("filled", False)):
+        spec = random_clip(np.random.default_rng(5), 64, 16, "right", style=style)
+        spec = dataclasses.replace(spec, start=dataclasses.replace(spec.start, kind=kind))
+        assert [is_outlined(f) for f in render_clip(spec, 64)] == [expected] * 16, (kind, style)
 
 
 def _scene() -> np.ndarray:
@@ -241,6 +252,26 @@ def test_the_text_response_row_reads_a_model_that_follows_the_word_and_one_that_
     bench.ignore_word = True
     (ignores,) = bench.run(("direction-text-response",))
     assert ignores.value == 0.0 and ignores.details["mean_shift_px"] == pytest.approx(0, abs=1e-6)
+
+
+def test_the_personalized_row_counts_outlined_frames_with_the_module_against_frame_by_frame():
+    """A stand-in personalized model that keeps the outlined style with the motion module and loses it frame by
+    frame (the zero-initialised module): the row and its control read exactly that, on moving shapes with
+    their trails."""
+    from backend.training import shapes
+    from backend.training.paper_benchmark import PaperBenchmark
+
+    class Drawn(PaperBenchmark):
+        def _frames(self, req):  # noqa: ANN001, ANN202
+            assert req.base == str(self.model.personalized)
+            style = "outlined" if req.motion_module == str(self.model.motion_module) else "filled"
+            move = req.prompt.rsplit(" ", 1)[-1]
+            return list(shapes.render_clip(shapes.random_clip(np.random.default_rng(req.seed), 64, 16, move,
+                                                              style=style), 64))
+
+    (row,) = Drawn(seeds=6, steps=1, log=lambda _m: None).run(("personalized",))
+    assert (row.value, row.control) == (1.0, 0.0)
+    assert row.details["direction_accuracy"] == 1.0 and row.details["frames_with_a_shape"] == 6 * 16
 
 
 def test_the_median_jump_is_the_speed_of_one_moving_shape_and_large_for_unrelated_frames():

@@ -139,13 +139,31 @@ def watermark_contrast(frame: np.ndarray | Image.Image) -> float:
 
 
 def is_outlined(frame: np.ndarray | Image.Image) -> bool | None:
-    """Whether the shape is drawn as an outline (hollow: its centroid is dark) rather than filled; None if no
-    shape is found."""
+    """Whether the shape is drawn as an outline rather than filled: its bright pixels enclose dark ones (a hole
+    not reachable from the frame's border through dark pixels); None if no shape is found.
+
+    A hole, not a dark centroid: the motion-blur trail (a fainter copy 4 px behind, below the foreground
+    threshold) fills the small hollow of an outlined triangle at its centroid, which a centroid test read as
+    filled on every moving triangle of the data itself.
+    """
     mask = foreground(frame)
     if mask.sum() < 6:
         return None
-    ys, xs = np.nonzero(mask)
-    cy, cx = int(round(ys.mean())), int(round(xs.mean()))
-    value = _rgb(frame).max(axis=-1)
-    centre = value[max(cy - 1, 0):cy + 2, max(cx - 1, 0):cx + 2].mean()
-    return bool(centre < 0.35 * value[mask].mean())
+    return bool(enclosed(mask).any())
+
+
+def enclosed(mask: np.ndarray) -> np.ndarray:
+    """The pixels outside `mask` that `mask` closes off from the border (4-connected flood fill from outside)."""
+    free = ~np.pad(mask, 1)
+    outside = np.zeros_like(free)
+    outside[0, :] = outside[-1, :] = outside[:, 0] = outside[:, -1] = True
+    while True:
+        grown = outside.copy()
+        grown[1:] |= outside[:-1]
+        grown[:-1] |= outside[1:]
+        grown[:, 1:] |= outside[:, :-1]
+        grown[:, :-1] |= outside[:, 1:]
+        grown &= free
+        if np.array_equal(grown, outside):
+            return (free & ~outside)[1:-1, 1:-1]
+        outside = grown

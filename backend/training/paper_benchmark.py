@@ -14,7 +14,8 @@ Rows (each over `seeds` seeds; the prompt of seed i cycles colours, shapes and, 
   frame-by-frame clip, and the mean pixel change between frames. Paper: the module turns the frames into one clip.
 - `direction-without-module`: the same with a zero-initialised motion module, i.e. the base alone frame by
   frame (what the paper compares against): about chance, 25%, or less when nothing moves.
-- `personalized`: the same prompts on the outlined-style fine-tune: share of frames drawn outlined, and the
+- `personalized`: the same prompts on the outlined-style fine-tune: share of frames drawn outlined (the shape's
+  bright pixels enclose a dark hole, `motion_measure.is_outlined`) against the same seeds frame by frame, and the
   direction accuracy (the motion module never saw that style).
 - `watermark`: "a red circle" with the domain adapter at scale 1 vs without it: share of clips whose corner
   shows the video watermark (contrast above 40 of 255).
@@ -207,16 +208,23 @@ class PaperBenchmark:
                              "frame_change_frame_by_frame": round(change(frame_by_frame), 2)})
 
     def row_personalized(self) -> RowResult:
-        outlined = frames_seen = hits = 0
-        for seed in range(self.seeds):
-            prompt, move = _prompt(seed, True)
-            frames = self._frames(self._request(prompt, seed, base=str(self.model.personalized)))
-            styles = [s for s in (is_outlined(f) for f in frames) if s is not None]
-            outlined += sum(styles)
-            frames_seen += len(styles)
-            hits += direction(track(frames)) == move
-        return RowResult("personalized", self.seeds, outlined / max(frames_seen, 1), None,
-                         {"direction_accuracy": hits / self.seeds, "frames_with_a_shape": frames_seen})
+        """Outlined frames with the motion module; control: the same seeds frame by frame (the fine-tune's own
+        rate, what the module can at best keep)."""
+        shares, hits = [], 0
+        for module in (None, self._identity_module()):
+            outlined = frames_seen = 0
+            for seed in range(self.seeds):
+                prompt, move = _prompt(seed, True)
+                over = {"base": str(self.model.personalized)} | ({"motion_module": module} if module else {})
+                frames = self._frames(self._request(prompt, seed, **over))
+                styles = [s for s in (is_outlined(f) for f in frames) if s is not None]
+                outlined += sum(styles)
+                frames_seen += len(styles)
+                if module is None:
+                    hits += direction(track(frames)) == move
+            shares.append((outlined / max(frames_seen, 1), frames_seen))
+        return RowResult("personalized", self.seeds, shares[0][0], shares[1][0],
+                         {"direction_accuracy": hits / self.seeds, "frames_with_a_shape": shares[0][1]})
 
     def _share(self, test: Callable[[list], bool], **over) -> float:
         return sum(bool(test(frames)) for frames in self._clips(**over)) / self.seeds
