@@ -58,7 +58,7 @@ def test_the_default_command_makes_one_coherent_moving_shape(engine):
     assert red > blue + 50  # a warm colour, not the blue/green ones
 
 
-@pytest.mark.xfail(reason="the built-in model does not follow the prompt's direction (16% of 50 seeds, about "
+@pytest.mark.xfail(reason="the built-in model does not follow the prompt's direction (22% of 50 seeds, about "
                           "chance): its base draws the motion words, but the motion module takes its motion from "
                           "the starting noise (its loss is the same with the opposite word); docs/builtin-model.md",
                    strict=False)

@@ -231,6 +231,20 @@ def test_a_camera_row_compares_each_seed_with_its_own_control_clip():
     assert tilt.details["mean_effect_px_control"] == pytest.approx(travel[:, 1].mean(), abs=1e-3)
 
 
+def test_the_direction_rows_pair_every_colour_and_shape_with_every_direction():
+    """A module that drifts by colour (or shape) must not score as if it read the direction word."""
+    from backend.training.paper_benchmark import _prompt
+    from backend.training.shapes import COLOURS, DIRECTIONS, SHAPES
+
+    pairs = [(p.split()[1], p.split()[2], move) for p, move in (_prompt(seed, True) for seed in range(48))]
+    assert all(p[2] in DIRECTIONS for p in pairs)
+    assert {(c, m) for c, _, m in pairs} == {(c, m) for c in COLOURS for m in DIRECTIONS}
+    assert {(k, m) for _, k, m in pairs} == {(k, m) for k in SHAPES for m in DIRECTIONS}
+    # and evenly: each direction a quarter of the seeds within every colour
+    for colour in COLOURS:
+        assert sorted(m for c, _, m in pairs if c == colour) == sorted(list(DIRECTIONS) * 3)
+
+
 def test_the_text_response_row_reads_a_model_that_follows_the_word_and_one_that_ignores_it():
     """The row's measurement on two stand-in models: one that draws the prompted move (the data's clips), one that
     draws the same clip whatever the word; the engine's path is covered by the camera row test above."""

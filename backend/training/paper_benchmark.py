@@ -112,7 +112,10 @@ def _prompt(seed: int, with_direction: bool) -> tuple[str, str | None]:
     shape = SHAPES[(seed // len(COLOURS)) % len(SHAPES)]
     if not with_direction:
         return f"a {colour} {shape}", None
-    move = list(DIRECTIONS)[seed % len(DIRECTIONS)]
+    # Every colour meets every direction (seeds 0-3 take directions 0, 1, 2, 3; seeds 4-7 take 1, 2, 3, 0; ...).
+    # With the direction at seed % 4 like the colour, each colour always had one direction, and a module that
+    # drifts by colour scored as if it read the word.
+    move = list(DIRECTIONS)[(seed + seed // len(COLOURS)) % len(DIRECTIONS)]
     return f"a {colour} {shape} moving {move}", move
 
 
