@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma-separated camera moves whose MotionLoRAs the motion-loras stage trains")
     p.add_argument("--from-shipped", action="store_true",
                    help="first fill the work folder from models/builtin/ (retrain one stage or some MotionLoRAs "
-                        "without the stages before; remove a move's folder to retrain it)")
+                        "without the stages before; remove a move's folder or a stage's output to retrain it; the "
+                        "adapter the module and MotionLoRAs train on is not shipped: add the domain-adapter stage)")
     p.add_argument("--ship-to", type=Path, help="the ship stage writes here instead of models/builtin/ (a trial "
                                                  "for paper_benchmark.py --model-dir)")
     p.add_argument("--v-prediction", action="store_true",

@@ -54,7 +54,9 @@ def main() -> None:
     model, work = builtin_model_paths(), args.work
     order = sorted(CAMERA_MOVES, key=lambda m: m != "zoom-in")  # the recipe's order: its seeds per move
 
-    def training_base():  # the frozen base as the recipe trains on it: the domain adapter merged
+    # The frozen base with the domain adapter merged, as the recipe trains on it; since 2026-12-08 the shipped
+    # adapter is the finished (1000-step) one, the recipe's module and MotionLoRAs trained on its 300-step state.
+    def training_base():
         base = load_base(model.base, torch.float32)
         merge_lora(base.unet, read_lora_pairs(model.domain_adapter, "domain_adapter"), 1.0, "domain_adapter")
         return base

@@ -105,8 +105,10 @@ def test_a_work_folder_seeded_from_the_shipped_model_ships_the_same_bytes(tmp_pa
 
     work = tmp_path / "work"
     seed_from_shipped(work, log=lambda _: None)
-    for stage in ("base", "personalized", "domain-adapter", "motion-module", "motion-loras"):
+    for stage in ("base", "personalized", "domain-adapter-finish", "motion-module", "motion-loras"):
         assert stage_done(work, stage), stage
+    # The shipped adapter is the finished one; the one the module trained on is remade by its stage.
+    assert not stage_done(work, "domain-adapter")
     module = work / "motion-module" / "motion_module.safetensors"
     assert _dtypes(module) == {"F32"}
     unet = "unet/diffusion_pytorch_model.safetensors"  # the pipelines as shipped: the ship stage copies them back
@@ -116,6 +118,37 @@ def test_a_work_folder_seeded_from_the_shipped_model_ships_the_same_bytes(tmp_pa
     assert shipped.keys() == again.keys() and all(shipped[k].equal(again[k]) for k in shipped)
     stages = json.loads((work / "stages.json").read_text())
     assert stages["motion-module"] == json.loads((BUILTIN_DIR / "manifest.json").read_text())["stages"]["motion-module"]
+
+
+def test_the_finished_adapter_is_the_adapter_run_continued_and_is_what_ships(tmp_path):
+    """The module trains on the adapter at `adapter_steps`; the finish stage resumes that run, so its result is
+    the uninterrupted longer run's (bit for bit), and the ship stage ships it."""
+    from safetensors.torch import load_file
+
+    from backend.training.builtin_recipe import RecipeSettings, run_recipe, seed_from_shipped, shipped_adapter
+    from backend.training.checkpoints import list_checkpoints
+    from backend.training.plotting import read_loss_csv
+
+    settings = RecipeSettings(scale=0.01, log=lambda _: None)  # 3 steps, then on to 10
+    continued, scratch = tmp_path / "continued", tmp_path / "scratch"
+    for work in (continued, scratch):
+        seed_from_shipped(work, log=lambda _: None)
+        (work / "domain-adapter-finish" / "domain_adapter.safetensors").unlink()
+    run_recipe(continued, ["domain-adapter", "domain-adapter-finish"], settings)
+    run_recipe(scratch, ["domain-adapter-finish"], settings)  # no checkpoint to resume: the run from step 0
+
+    first = [r.loss for r in read_loss_csv(continued / "domain-adapter" / "loss.csv")]
+    rows = [r.loss for r in read_loss_csv(continued / "domain-adapter-finish" / "loss.csv")]
+    assert len(first) == 3 and len(rows) == 10 and rows[:3] == first
+    # It resumed from the adapter stage's checkpoint (step 3) rather than training those steps again.
+    assert [p.name for p in list_checkpoints(continued / "domain-adapter-finish")] == ["step-000003", "step-000010"]
+    assert rows == [r.loss for r in read_loss_csv(scratch / "domain-adapter-finish" / "loss.csv")]
+    a, b = (load_file(str(w / "domain-adapter-finish" / "domain_adapter.safetensors")) for w in (continued, scratch))
+    assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
+    stepped = load_file(str(continued / "domain-adapter" / "domain_adapter.safetensors"))
+    assert not all(a[k].equal(stepped[k]) for k in a)  # seven more steps changed it
+    assert shipped_adapter(continued) == continued / "domain-adapter-finish" / "domain_adapter.safetensors"
+    assert shipped_adapter(tmp_path / "old") == tmp_path / "old" / "domain-adapter" / "domain_adapter.safetensors"
 
 
 def test_a_model_variant_for_the_benchmark_replaces_only_the_given_loras(tmp_path):
