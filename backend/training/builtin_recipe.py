@@ -66,7 +66,9 @@ class RecipeSettings:
     motion_steps: int = 1200
     motion_lora_steps: int = 1000  # zoom-in, the benchmark's headline move
     camera_lora_steps: int = 400  # every other move (zoom-in: 48% at 300 steps, 52% at 1000)
-    personalized_steps: int = 720  # 120: 12% of animated frames outlined, 360: 20%, 720: 26% (`personalized` row)
+    # 120: 12% of animated frames outlined, 360: 20%, 720: 26%, 1440: 32% (the `personalized` row; the last two
+    # with the balanced direction prompts)
+    personalized_steps: int = 1440
     scale: float = 1.0
     # One thread: with other jobs on the two cores, two OpenMP threads ran 2x slower than one (measured).
     threads: int = 1
