@@ -30,6 +30,7 @@ def main() -> None:
 
     from backend.engine.noise_schedule import SD15_SCHEDULE, NoiseSchedule
     from backend.runtime import configure_offline_runtime
+    from backend.training.datasets import to_pixels
     from backend.training.diffusion import make_noise_scheduler
     from backend.training.noise_evidence import best_test_accuracy, reversal_evidence
     from backend.training.shapes import DIRECTIONS, random_clip, render_clip
@@ -46,7 +47,7 @@ def main() -> None:
     latents = []
     for i in range(args.clips):
         spec = random_clip(np.random.default_rng([7, i]), 64, 16, moves[i % len(moves)])
-        pixels = torch.from_numpy(render_clip(spec, 64, watermark=False)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        pixels = to_pixels(render_clip(spec, 64, watermark=False))
         with torch.no_grad():
             latents.append(vae.encode(pixels).latent_dist.mode() * vae.config.scaling_factor)
     distance = np.median([float((z - z.flip(0)).norm()) for z in latents])

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from backend.engine.noise_schedule import SD15_SCHEDULE, NoiseSchedule
+from backend.training.datasets import to_pixels
 from backend.training.diffusion import make_noise_scheduler
 from backend.training.noise_evidence import best_test_accuracy, reversal_evidence, reversal_separation
 from backend.training.shapes import random_clip, render_clip
@@ -43,7 +44,7 @@ def test_the_linear_schedule_leaves_the_direction_in_the_noise_at_t999_and_zero_
     latents = []
     for i, move in enumerate(("left", "right", "up", "down")):
         spec = random_clip(np.random.default_rng([7, i]), 64, 16, move)
-        latents.append(torch.from_numpy(render_clip(spec, 64, watermark=False)).float().permute(0, 3, 1, 2) / 255)
+        latents.append(to_pixels(render_clip(spec, 64, watermark=False)))  # pixels stand in for latents
     linear = reversal_evidence(latents, make_noise_scheduler(SD15_SCHEDULE).alphas_cumprod, (999, 900, 500))
     zero = reversal_evidence(latents, make_noise_scheduler(NoiseSchedule("v_prediction", zero_terminal_snr=True))
                              .alphas_cumprod, (999, 900, 500))

@@ -16,6 +16,7 @@ project's clips; with zero terminal SNR it is 0 there (docs/builtin-model.md, 20
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable, Sequence
 
 import torch
@@ -43,7 +44,5 @@ def reversal_evidence(clips: Sequence[torch.Tensor], alphas_cumprod: torch.Tenso
     for t in timesteps:
         if not 0 <= t < len(alphas_cumprod):
             raise ValueError(f"timesteps: {t!r} is outside the schedule's 0..{len(alphas_cumprod) - 1}")
-        values = sorted(reversal_separation(z, float(alphas_cumprod[t])) for z in clips)
-        mid = len(values) // 2
-        out[t] = values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
+        out[t] = statistics.median(reversal_separation(z, float(alphas_cumprod[t])) for z in clips)
     return out
