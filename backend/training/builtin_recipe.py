@@ -67,7 +67,7 @@ class RecipeSettings:
     motion_lora_steps: int = 1000  # zoom-in, the benchmark's headline move
     camera_lora_steps: int = 400  # every other move (zoom-in: 48% at 300 steps, 52% at 1000)
     # 120: 12% of animated frames outlined, 360: 20%, 720: 26%, 1440: 32% (the `personalized` row; the last two
-    # with the balanced direction prompts)
+    # with the balanced direction prompts; 2880: 33%, a plateau)
     personalized_steps: int = 1440
     scale: float = 1.0
     # One thread: with other jobs on the two cores, two OpenMP threads ran 2x slower than one (measured).
